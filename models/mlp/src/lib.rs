@@ -1,0 +1,28 @@
+//! A multi-layer perceptron for [Burn](https://burn.dev), written once for every backend.
+//!
+//! [`MlpConfig`] describes the network (input size, hidden widths, output size, activation,
+//! dropout, optional batch norm) and [`MlpConfig::init`] builds an [`Mlp`] on any
+//! [`Device`](burn::tensor::Device). The crate knows nothing of training or data: it is a plain
+//! `burn::module::Module` that returns logits.
+//!
+//! ```
+//! use burn::tensor::{Device, Tensor};
+//! use zoo_mlp::{Activation, MlpConfig};
+//!
+//! let device = Device::flex();
+//! let mlp = MlpConfig::new()
+//!     .with_hidden(vec![256, 128])
+//!     .with_activation(Activation::Gelu)
+//!     .with_dropout(0.2)
+//!     .init(&device);
+//! let images = Tensor::<2>::zeros([8, 784], &device); // [batch, 784]
+//! let logits = mlp.forward(images); // [batch, 10]
+//! assert_eq!(logits.dims(), [8, 10]);
+//! ```
+#![warn(missing_docs)]
+
+mod activation;
+mod mlp;
+
+pub use activation::Activation;
+pub use mlp::{Mlp, MlpConfig};

@@ -1,0 +1,191 @@
+use burn::nn::{self, BatchNorm, BatchNormConfig, Dropout, DropoutConfig, Linear, LinearConfig};
+use burn::prelude::*;
+
+use crate::Activation;
+
+/// Configuration of an [`Mlp`]: `input -> [linear -> (batch norm) -> activation -> dropout]* -> linear`.
+///
+/// The defaults give the classic first network for MNIST: 784-128-10 with ReLU.
+#[derive(Config, Debug)]
+pub struct MlpConfig {
+    /// Number of input features (784 for a flattened 28x28 image).
+    #[config(default = 784)]
+    pub input_size: usize,
+    /// Width of each hidden layer, in order. Empty gives a linear (softmax-regression) model.
+    #[config(default = "vec![128]")]
+    pub hidden: Vec<usize>,
+    /// Number of outputs (logits), e.g. the number of classes.
+    #[config(default = 10)]
+    pub output_size: usize,
+    /// Activation after each hidden layer.
+    #[config(default = "Activation::Relu")]
+    pub activation: Activation,
+    /// Dropout probability after each hidden activation, in `[0, 1)`.
+    #[config(default = 0.0)]
+    pub dropout: f64,
+    /// Dropout probability on the input features, in `[0, 1)` (0.2 in the dropout paper).
+    #[config(default = 0.0)]
+    pub input_dropout: f64,
+    /// Batch normalization between each hidden linear layer and its activation.
+    #[config(default = false)]
+    pub batch_norm: bool,
+}
+
+/// One hidden layer: linear, optional batch norm, activation, dropout.
+#[derive(Module, Debug)]
+pub struct HiddenLayer {
+    /// The affine map.
+    pub linear: Linear,
+    /// Batch normalization over the layer's features, when configured.
+    pub norm: Option<BatchNorm>,
+    /// The non-linearity.
+    pub activation: nn::activation::Activation,
+    /// Dropout after the activation.
+    pub dropout: Dropout,
+}
+
+/// A multi-layer perceptron returning logits. Build it with [`MlpConfig::init`].
+#[derive(Module, Debug)]
+pub struct Mlp {
+    /// Dropout applied to the input features.
+    pub input_dropout: Dropout,
+    /// The hidden layers, input side first.
+    pub hidden: Vec<HiddenLayer>,
+    /// The last affine map, to `output_size` logits.
+    pub output: Linear,
+}
+
+impl MlpConfig {
+    /// Builds the network with freshly initialized weights on `device`.
+    ///
+    /// # Panics
+    ///
+    /// If a dropout probability is outside `[0, 1)` or a size is zero; validate user input
+    /// before calling (the `zoo` recipes do).
+    pub fn init(&self, device: &Device) -> Mlp {
+        assert!(
+            self.input_size > 0 && self.output_size > 0,
+            "MLP sizes must be positive"
+        );
+        let mut width = self.input_size;
+        let hidden = self
+            .hidden
+            .iter()
+            .map(|&out| {
+                assert!(out > 0, "MLP hidden widths must be positive");
+                let layer = HiddenLayer {
+                    linear: LinearConfig::new(width, out).init(device),
+                    norm: self
+                        .batch_norm
+                        .then(|| BatchNormConfig::new(out).init(device)),
+                    activation: self.activation.layer_config().init(device),
+                    dropout: DropoutConfig::new(self.dropout).init(),
+                };
+                width = out;
+                layer
+            })
+            .collect();
+        Mlp {
+            input_dropout: DropoutConfig::new(self.input_dropout).init(),
+            hidden,
+            output: LinearConfig::new(width, self.output_size).init(device),
+        }
+    }
+}
+
+impl HiddenLayer {
+    /// `[batch, in] -> [batch, out]`.
+    pub fn forward(&self, input: Tensor<2>) -> Tensor<2> {
+        let x = self.linear.forward(input); // [batch, out]
+        let x = match &self.norm {
+            Some(norm) => norm.forward(x), // [batch, out]
+            None => x,
+        };
+        self.dropout.forward(self.activation.forward(x)) // [batch, out]
+    }
+}
+
+impl Mlp {
+    /// Logits for a batch of feature vectors: `[batch, input_size] -> [batch, output_size]`.
+    pub fn forward(&self, input: Tensor<2>) -> Tensor<2> {
+        let x = self.input_dropout.forward(input); // [batch, input_size]
+        let x = self.hidden.iter().fold(x, |x, layer| layer.forward(x)); // [batch, last hidden width]
+        self.output.forward(x) // [batch, output_size]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_is_784_128_10() {
+        let device = Device::flex();
+        let mlp = MlpConfig::new().init(&device);
+        assert_eq!(mlp.hidden.len(), 1);
+        assert_eq!(mlp.hidden[0].linear.weight.dims(), [784, 128]);
+        assert_eq!(mlp.output.weight.dims(), [128, 10]);
+        assert_eq!(mlp.num_params(), 784 * 128 + 128 + 128 * 10 + 10);
+    }
+
+    #[test]
+    fn output_shape_follows_config() {
+        let device = Device::flex();
+        for hidden in [vec![], vec![32], vec![64, 32, 16]] {
+            let mlp = MlpConfig::new()
+                .with_input_size(20)
+                .with_hidden(hidden.clone())
+                .with_output_size(3)
+                .with_batch_norm(true)
+                .with_activation(Activation::Tanh)
+                .init(&device);
+            let out = mlp.forward(Tensor::<2>::ones([5, 20], &device));
+            assert_eq!(out.dims(), [5, 3], "hidden {hidden:?}");
+        }
+    }
+
+    #[test]
+    fn every_activation_builds_and_runs() {
+        let device = Device::flex();
+        for activation in [
+            Activation::Relu,
+            Activation::Tanh,
+            Activation::Sigmoid,
+            Activation::LeakyRelu,
+            Activation::Gelu,
+        ] {
+            let mlp = MlpConfig::new()
+                .with_input_size(4)
+                .with_hidden(vec![8])
+                .with_output_size(2)
+                .with_activation(activation)
+                .init(&device);
+            let out = mlp.forward(Tensor::<2>::ones([3, 4], &device));
+            assert_eq!(out.dims(), [3, 2]);
+        }
+    }
+
+    #[test]
+    fn dropout_is_off_without_autodiff() {
+        let device = Device::flex();
+        let mlp = MlpConfig::new()
+            .with_input_size(16)
+            .with_hidden(vec![16])
+            .with_dropout(0.5)
+            .with_input_dropout(0.5)
+            .init(&device);
+        let x = Tensor::<2>::ones([4, 16], &device);
+        let a = mlp.forward(x.clone()).into_data();
+        let b = mlp.forward(x).into_data();
+        assert_eq!(a, b, "inference must be deterministic");
+    }
+
+    #[test]
+    fn config_round_trips_through_json() {
+        let config = MlpConfig::new()
+            .with_hidden(vec![1024, 1024])
+            .with_activation(Activation::LeakyRelu);
+        let json = burn::config::config_to_json(&config);
+        assert!(json.contains("\"leaky-relu\""), "{json}");
+    }
+}

@@ -1,0 +1,319 @@
+//! End-to-end tests of the `zoo` command, on the embedded mini MNIST (no network, no data folder).
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+fn zoo(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_zoo"))
+        .args(args)
+        .env("ZOO_OFFLINE", "1")
+        .output()
+        .expect("the zoo binary runs")
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+fn assert_ok(output: &Output) {
+    assert!(
+        output.status.success(),
+        "zoo failed:\n{}\n{}",
+        stdout(output),
+        stderr(output)
+    );
+}
+
+/// A user mistake: non-zero exit, one `error:` line, no panic.
+fn assert_user_error(output: &Output, expected: &[&str]) {
+    let err = stderr(output);
+    assert!(!output.status.success(), "should fail: {}", stdout(output));
+    assert!(
+        !err.contains("panicked") && !err.contains("RUST_BACKTRACE"),
+        "panic: {err}"
+    );
+    let lines: Vec<&str> = err.lines().filter(|l| !l.trim().is_empty()).collect();
+    assert_eq!(lines.len(), 1, "one line expected: {err}");
+    assert!(lines[0].starts_with("error: "), "{err}");
+    for word in expected {
+        assert!(err.contains(word), "'{word}' missing from: {err}");
+    }
+}
+
+fn summary(run_dir: &Path) -> Value {
+    let text = std::fs::read_to_string(run_dir.join("summary.json")).expect("summary.json written");
+    serde_json::from_str(&text).expect("summary.json is JSON")
+}
+
+fn train_mini(run_dir: &Path, extra: &[&str]) -> Output {
+    let mut args = vec![
+        "train",
+        "mlp-mnist-mini",
+        "--plain",
+        "--out",
+        run_dir.to_str().unwrap(),
+    ];
+    args.extend_from_slice(extra);
+    zoo(&args)
+}
+
+fn check_summary(run_dir: &Path, backend: &str, epochs: u64) -> Value {
+    let s = summary(run_dir);
+    for key in [
+        "recipe",
+        "backend",
+        "seed",
+        "epochs_run",
+        "best_epoch",
+        "train_seconds",
+        "train_samples_per_second",
+    ] {
+        assert!(s.get(key).is_some(), "summary.json lacks {key}: {s}");
+    }
+    for key in [
+        "train_accuracy",
+        "valid_accuracy",
+        "test_accuracy",
+        "test_loss",
+    ] {
+        let v = s["metrics"][key].as_f64().unwrap_or(f64::NAN);
+        assert!(v.is_finite() && v >= 0.0, "metrics.{key} = {v}");
+    }
+    assert_eq!(s["recipe"], "mlp-mnist-mini");
+    assert_eq!(s["backend"], backend);
+    assert_eq!(s["epochs_run"], epochs);
+    assert!(s["train_samples_per_second"].as_f64().unwrap() > 0.0);
+    for file in [
+        "recipe.toml",
+        "model.bpk",
+        "metrics.csv",
+        "curves.png",
+        "experiment.log",
+    ] {
+        assert!(
+            run_dir.join(file).is_file(),
+            "{file} missing from the run folder"
+        );
+    }
+    let csv = std::fs::read_to_string(run_dir.join("metrics.csv")).unwrap();
+    assert_eq!(csv.lines().count(), 1 + 2 * epochs as usize, "{csv}");
+    s
+}
+
+#[test]
+fn list_and_show_name_the_recipes() {
+    let output = zoo(&["list"]);
+    assert_ok(&output);
+    assert!(stdout(&output).contains("mlp-mnist-mini") && stdout(&output).contains("mlp-mnist "));
+    let output = zoo(&["show", "mlp-mnist"]);
+    assert_ok(&output);
+    assert!(stdout(&output).contains("[optimizer]"));
+}
+
+#[test]
+fn training_learns_and_eval_reproduces_the_summary() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("run");
+    let output = train_mini(&run, &["--epochs", "3"]);
+    assert_ok(&output);
+    let out = stdout(&output);
+    assert!(
+        out.contains("test accuracy") && out.contains(run.to_str().unwrap()),
+        "{out}"
+    );
+    assert!(
+        out.contains("epoch 1/3 train"),
+        "progress lines expected: {out}"
+    );
+    let s = check_summary(&run, "flex", 3);
+    let test_accuracy = s["metrics"]["test_accuracy"].as_f64().unwrap();
+    assert!(
+        test_accuracy > 0.8,
+        "3 epochs on the mini set should pass 80%: {test_accuracy}"
+    );
+
+    let csv = std::fs::read_to_string(run.join("metrics.csv")).unwrap();
+    let train_losses: Vec<f64> = csv
+        .lines()
+        .filter(|l| l.contains(",train,"))
+        .map(|l| l.split(',').nth(2).unwrap().parse().unwrap())
+        .collect();
+    assert!(
+        train_losses[2] < train_losses[0],
+        "loss goes down: {train_losses:?}"
+    );
+
+    let output = zoo(&["eval", run.to_str().unwrap()]);
+    assert_ok(&output);
+    let expected = format!("test accuracy {:.2}%", 100.0 * test_accuracy);
+    assert!(
+        stdout(&output).contains(&expected),
+        "eval: {} vs {expected}",
+        stdout(&output)
+    );
+}
+
+#[test]
+fn same_seed_gives_the_same_numbers() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = (dir.path().join("a"), dir.path().join("b"));
+    assert_ok(&train_mini(&a, &["--epochs", "2", "--seed", "7"]));
+    assert_ok(&train_mini(&b, &["--epochs", "2", "--seed", "7"]));
+    assert_eq!(summary(&a)["metrics"], summary(&b)["metrics"]);
+    let c = dir.path().join("c");
+    assert_ok(&train_mini(&c, &["--epochs", "2", "--seed", "8"]));
+    assert_ne!(
+        summary(&a)["metrics"],
+        summary(&c)["metrics"],
+        "another seed, other numbers"
+    );
+}
+
+#[test]
+fn resume_continues_from_the_last_checkpoint() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("run");
+    assert_ok(&train_mini(&run, &["--epochs", "2"]));
+    // Simulate a run interrupted after epoch 1: only the first checkpoint survived.
+    for file in ["model-2.bpk", "optim-2.bpk", "scheduler-2.bpk"] {
+        let _ = std::fs::remove_file(run.join("checkpoint").join(file));
+    }
+    std::fs::remove_file(run.join("summary.json")).unwrap();
+    let output = zoo(&[
+        "train",
+        "--plain",
+        "--resume",
+        run.to_str().unwrap(),
+        "--epochs",
+        "3",
+    ]);
+    assert_ok(&output);
+    assert!(
+        stdout(&output).contains("resuming at epoch 2"),
+        "{}",
+        stdout(&output)
+    );
+    assert!(
+        !stdout(&output).contains("epoch 1/3 train"),
+        "epoch 1 must not be retrained"
+    );
+    check_summary(&run, "flex", 3);
+}
+
+#[test]
+fn dry_run_on_ndarray_and_wgpu_writes_a_summary() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("ndarray");
+    assert_ok(&train_mini(&run, &["--dry-run", "--backend", "ndarray"]));
+    check_summary(&run, "ndarray", 1);
+
+    let run = dir.path().join("wgpu");
+    let output = train_mini(&run, &["--dry-run", "--backend", "wgpu"]);
+    if stderr(&output).contains("no usable GPU adapter") {
+        println!("SKIPPED wgpu: {}", stderr(&output).trim());
+        return;
+    }
+    assert_ok(&output);
+    check_summary(&run, "wgpu", 1);
+}
+
+#[test]
+fn user_mistakes_give_one_line_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().to_str().unwrap();
+    assert_user_error(
+        &zoo(&["train", "no-such-recipe"]),
+        &["no-such-recipe", "mlp-mnist-mini"],
+    );
+    assert_user_error(
+        &zoo(&["train", "mlp-mnist-mini", "--set", "optimizer.lrr=0.1"]),
+        &["lrr", "mlp-mnist-mini"],
+    );
+    assert_user_error(
+        &zoo(&["train", "mlp-mnist-mini", "--lr", "0"]),
+        &["optimizer.lr"],
+    );
+    assert_user_error(
+        &zoo(&["train", "mlp-mnist-mini", "--epochs", "0"]),
+        &["training.epochs"],
+    );
+    assert_user_error(
+        &zoo(&["train", "mlp-mnist-mini", "--set", "model.dropout=1.5"]),
+        &["model.dropout"],
+    );
+    assert_user_error(&zoo(&["eval", d]), &["not a run folder"]);
+    let not_image = dir.path().join("note.png");
+    std::fs::write(&not_image, "plain text").unwrap();
+    assert_user_error(
+        &zoo(&["predict", d, not_image.to_str().unwrap()]),
+        &["not a run folder"],
+    );
+
+    let bad_backend = zoo(&["train", "mlp-mnist-mini", "--backend", "tpu"]);
+    assert!(!bad_backend.status.success());
+    assert!(stderr(&bad_backend).contains("flex") && !stderr(&bad_backend).contains("panicked"));
+
+    // Full MNIST with an empty data folder and no network: the error names files, folders, URLs.
+    let missing = Command::new(env!("CARGO_BIN_EXE_zoo"))
+        .args(["train", "mlp-mnist", "--data-dir", d])
+        .env("ZOO_OFFLINE", "1")
+        .env("ZOO_CACHE_DIR", dir.path().join("cache"))
+        .output()
+        .unwrap();
+    assert_user_error(&missing, &["train-images-idx3-ubyte.gz", d, "http"]);
+}
+
+#[test]
+fn predict_classifies_an_image_and_rejects_a_non_image() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("run");
+    assert_ok(&train_mini(&run, &["--epochs", "2"]));
+    // A 56x56 RGB picture: converted to grayscale and resized.
+    let image = image::RgbImage::from_fn(56, 56, |x, _| {
+        if (20..36).contains(&x) {
+            image::Rgb([255, 255, 255])
+        } else {
+            image::Rgb([0, 0, 0])
+        }
+    });
+    let path = dir.path().join("digit.png");
+    image.save(&path).unwrap();
+    let output = zoo(&["predict", run.to_str().unwrap(), path.to_str().unwrap()]);
+    assert_ok(&output);
+    let out = stdout(&output);
+    assert!(out.starts_with("prediction: "), "{out}");
+    let total: f64 = out
+        .lines()
+        .skip(1)
+        .map(|l| {
+            l.trim()
+                .trim_end_matches('%')
+                .split_whitespace()
+                .last()
+                .unwrap()
+                .parse::<f64>()
+                .unwrap()
+        })
+        .sum();
+    assert!(
+        (total - 100.0).abs() < 0.1,
+        "probabilities sum to 100%: {total}"
+    );
+
+    let not_image = dir.path().join("note.png");
+    std::fs::write(&not_image, "plain text").unwrap();
+    assert_user_error(
+        &zoo(&[
+            "predict",
+            run.to_str().unwrap(),
+            not_image.to_str().unwrap(),
+        ]),
+        &["note.png", "not a readable"],
+    );
+}

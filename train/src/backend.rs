@@ -1,0 +1,176 @@
+//! The one place where a `--backend` name becomes a Burn [`Device`].
+
+use anyhow::{bail, Result};
+use burn::tensor::{Device, Tensor};
+use serde::{Deserialize, Serialize};
+
+/// A compute backend the zoo can train on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum Backend {
+    /// Burn's pure-Rust CPU backend (the fast CPU path).
+    #[default]
+    Flex,
+    /// The ndarray CPU backend (deprecated in Burn 0.22, slower; kept for comparison).
+    Ndarray,
+    /// GPU through wgpu (Vulkan, Metal or DX12).
+    Wgpu,
+    /// NVIDIA GPU through CUDA (needs the `cuda` cargo feature).
+    Cuda,
+}
+
+impl Backend {
+    /// Every backend, compiled in or not.
+    pub const ALL: [Backend; 4] = [
+        Backend::Flex,
+        Backend::Ndarray,
+        Backend::Wgpu,
+        Backend::Cuda,
+    ];
+
+    /// The name used on the command line and in `summary.json`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Backend::Flex => "flex",
+            Backend::Ndarray => "ndarray",
+            Backend::Wgpu => "wgpu",
+            Backend::Cuda => "cuda",
+        }
+    }
+
+    /// Parses a backend name, with an error listing the known names.
+    pub fn from_name(name: &str) -> Result<Self> {
+        match Self::ALL.into_iter().find(|b| b.name() == name) {
+            Some(backend) => Ok(backend),
+            None => bail!("unknown backend '{name}' (known: {})", names(&Self::ALL)),
+        }
+    }
+
+    /// Whether this binary was built with the backend.
+    pub fn is_compiled(self) -> bool {
+        match self {
+            Backend::Flex | Backend::Ndarray | Backend::Wgpu => true,
+            Backend::Cuda => cfg!(feature = "cuda"),
+        }
+    }
+
+    /// The inference device of this backend (call `.autodiff()` on it to train), checked to work:
+    /// a backend that is not compiled in, or a GPU backend with no usable adapter, is an error
+    /// that lists the backends compiled into this binary.
+    pub fn device(self) -> Result<Device> {
+        if !self.is_compiled() {
+            bail!(
+                "backend '{}' is not compiled into this binary (rebuild with `--features {}`); available: {}",
+                self.name(),
+                self.name(),
+                names(&compiled())
+            );
+        }
+        let device = match self {
+            Backend::Flex => Device::flex(),
+            #[allow(deprecated)]
+            Backend::Ndarray => Device::ndarray(),
+            Backend::Wgpu => match Device::wgpu_options().init() {
+                Ok(device) => device,
+                Err(err) => bail!(
+                    "backend 'wgpu' has no usable GPU adapter ({err}); on Linux install a Vulkan driver (e.g. mesa-vulkan-drivers); available CPU backends: flex, ndarray"
+                ),
+            },
+            Backend::Cuda => cuda_device()?,
+        };
+        Ok(device)
+    }
+}
+
+impl std::fmt::Display for Backend {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+fn compiled() -> Vec<Backend> {
+    Backend::ALL
+        .into_iter()
+        .filter(|b| b.is_compiled())
+        .collect()
+}
+
+fn names(backends: &[Backend]) -> String {
+    backends
+        .iter()
+        .map(|b| b.name())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+#[cfg(feature = "cuda")]
+fn cuda_device() -> Result<Device> {
+    // CUDA initialization panics when no driver or GPU is present: probe it once, quietly.
+    let hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(|_| {}));
+    let probe = std::panic::catch_unwind(|| {
+        let device = Device::cuda(0);
+        let _ = Tensor::<1>::zeros([1], &device).into_data();
+        device
+    });
+    std::panic::set_hook(hook);
+    match probe {
+        Ok(device) => Ok(device),
+        Err(_) => bail!(
+            "backend 'cuda' found no usable NVIDIA GPU or driver; available: {}",
+            names(&compiled())
+        ),
+    }
+}
+
+#[cfg(not(feature = "cuda"))]
+fn cuda_device() -> Result<Device> {
+    unreachable!("is_compiled() is false without the cuda feature")
+}
+
+/// Runs one tiny computation on `device`, so a broken backend fails early with a clear message.
+pub fn smoke_test(device: &Device) -> Result<()> {
+    let sum: f32 = Tensor::<1>::ones([4], device).sum().into_scalar();
+    if sum != 4.0 {
+        bail!("backend self-test failed: 1+1+1+1 gave {sum}");
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_round_trip() {
+        for backend in Backend::ALL {
+            assert_eq!(Backend::from_name(backend.name()).unwrap(), backend);
+        }
+    }
+
+    #[test]
+    fn unknown_name_lists_the_known_ones() {
+        let err = Backend::from_name("tpu").unwrap_err().to_string();
+        assert!(
+            err.contains("tpu") && err.contains("flex") && err.contains("wgpu"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn cpu_backends_work() {
+        for backend in [Backend::Flex, Backend::Ndarray] {
+            smoke_test(&backend.device().unwrap()).unwrap();
+        }
+    }
+
+    #[cfg(not(feature = "cuda"))]
+    #[test]
+    fn cuda_without_feature_says_how_to_get_it() {
+        let err = Backend::Cuda.device().unwrap_err().to_string();
+        assert!(
+            err.contains("--features cuda") && err.contains("flex"),
+            "{err}"
+        );
+    }
+}

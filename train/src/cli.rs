@@ -1,0 +1,228 @@
+//! The `zoo` command line: train, evaluate and use the models of burn-zoo.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use crate::data::{dataset_kind, load_splits};
+use crate::evaluate::{evaluate, probabilities};
+use crate::recipe::BUILTIN_RECIPES;
+use crate::{load_run, train, Backend, Recipe, RunOptions, Summary};
+use anyhow::{Context, Result};
+use clap::{Args, Parser, Subcommand};
+
+/// A model zoo and experiment runner built on Burn.
+///
+/// Data: MNIST is read from `--data-dir` / $ZOO_DATA_DIR (a folder holding `mnist/`), else the
+/// user cache, else downloaded and verified. Recipes ending in `-mini` use a small set embedded
+/// in the binary and need no data at all.
+#[derive(Parser)]
+#[command(name = "zoo", version, about, long_about = None, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// List the built-in recipes.
+    List,
+    /// Print a built-in recipe's TOML (a starting point for your own file).
+    Show {
+        /// Recipe name, as listed by `zoo list`.
+        recipe: String,
+    },
+    /// Train a recipe: progress on screen, then test accuracy and the run folder.
+    Train(TrainArgs),
+    /// Reload a finished run's model and print its test accuracy.
+    Eval {
+        /// The run folder printed by `zoo train`.
+        run_dir: PathBuf,
+        #[command(flatten)]
+        common: CommonArgs,
+    },
+    /// Classify an image file (PNG or JPEG, any size) with a finished run's model.
+    Predict {
+        /// The run folder printed by `zoo train`.
+        run_dir: PathBuf,
+        /// The image to classify; converted to grayscale and resized to 28x28.
+        image: PathBuf,
+        /// Where to compute.
+        #[arg(long, value_enum, default_value_t = Backend::Flex)]
+        backend: Backend,
+    },
+}
+
+#[derive(Args)]
+struct CommonArgs {
+    /// Where to compute: flex (CPU, default), ndarray (CPU), wgpu (GPU), cuda (GPU, needs the `cuda` feature).
+    #[arg(long, value_enum, default_value_t = Backend::Flex)]
+    backend: Backend,
+    /// Folder with the datasets (`mnist/...`); defaults to $ZOO_DATA_DIR, then the user cache.
+    #[arg(long, value_name = "DIR")]
+    data_dir: Option<PathBuf>,
+}
+
+#[derive(Args)]
+struct TrainArgs {
+    /// A built-in recipe name (see `zoo list`) or a path to a recipe .toml file. Optional with --resume.
+    recipe: Option<String>,
+    #[command(flatten)]
+    common: CommonArgs,
+    /// Number of epochs (overrides training.epochs).
+    #[arg(long)]
+    epochs: Option<usize>,
+    /// Mini-batch size (overrides training.batch_size).
+    #[arg(long)]
+    batch_size: Option<usize>,
+    /// Learning rate (overrides optimizer.lr).
+    #[arg(long)]
+    lr: Option<f64>,
+    /// Seed for weights, shuffling, dropout and the validation split (overrides training.seed).
+    #[arg(long)]
+    seed: Option<u64>,
+    /// The run folder to write; default runs/<recipe>-<date>-<time>.
+    #[arg(long, value_name = "DIR")]
+    out: Option<PathBuf>,
+    /// Override any recipe key, e.g. --set model.hidden=[256,128] --set optimizer.kind=sgd (repeatable).
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    set: Vec<String>,
+    /// Run a few batches of one epoch end to end, to check a recipe quickly.
+    #[arg(long)]
+    dry_run: bool,
+    /// Continue an interrupted run from its last checkpoint (its recipe, plus any overrides given).
+    #[arg(long, value_name = "RUN_DIR", conflicts_with = "out")]
+    resume: Option<PathBuf>,
+    /// Plain progress lines instead of the full-screen dashboard, even in a terminal.
+    #[arg(long)]
+    plain: bool,
+}
+
+/// Parses the command line, runs it, prints any error on one line; the `zoo` binary's `main`.
+pub fn main() -> ExitCode {
+    match run(Cli::parse()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<()> {
+    match cli.command {
+        Command::List => {
+            for (name, _) in BUILTIN_RECIPES {
+                let recipe = Recipe::load(name, &[])?;
+                println!("{name:<20} {}", recipe.description);
+            }
+            Ok(())
+        }
+        Command::Show { recipe } => {
+            let (_, text) = BUILTIN_RECIPES
+                .iter()
+                .find(|(name, _)| *name == recipe)
+                .with_context(|| format!("no built-in recipe named '{recipe}' (see `zoo list`)"))?;
+            print!("{text}");
+            Ok(())
+        }
+        Command::Train(args) => train_command(args),
+        Command::Eval { run_dir, common } => {
+            let device = common.backend.device()?;
+            let (recipe, model) = load_run(&run_dir, &device)?;
+            let test = load_splits(&recipe.data, common.data_dir)?.test;
+            let result = evaluate(&model, &test, dataset_kind(&recipe.data), 256, &device);
+            println!(
+                "{}: test accuracy {:.2}% ({} images), test loss {:.4}",
+                recipe.name,
+                100.0 * result.accuracy,
+                test.len(),
+                result.loss
+            );
+            Ok(())
+        }
+        Command::Predict {
+            run_dir,
+            image,
+            backend,
+        } => {
+            let device = backend.device()?;
+            let (recipe, model) = load_run(&run_dir, &device)?;
+            let kind = dataset_kind(&recipe.data);
+            let shape = crate::data::dataset_shape(&recipe.data);
+            let input = crate::predict::load_image(&image, shape, kind, &device)?;
+            let probs = probabilities(&model, input).remove(0);
+            let (best, _) = probs
+                .iter()
+                .enumerate()
+                .fold(
+                    (0, f32::MIN),
+                    |(bi, bp), (i, &p)| if p > bp { (i, p) } else { (bi, bp) },
+                );
+            let names = kind.class_names();
+            println!("prediction: {}", names[best]);
+            for (name, p) in names.iter().zip(&probs) {
+                println!("  {name:>12} {:6.2}%", 100.0 * p);
+            }
+            Ok(())
+        }
+    }
+}
+
+fn train_command(args: TrainArgs) -> Result<()> {
+    let mut overrides = Vec::new();
+    if let Some(v) = args.epochs {
+        overrides.push(format!("training.epochs={v}"));
+    }
+    if let Some(v) = args.batch_size {
+        overrides.push(format!("training.batch_size={v}"));
+    }
+    if let Some(v) = args.lr {
+        overrides.push(format!("optimizer.lr={v:e}"));
+    }
+    if let Some(v) = args.seed {
+        overrides.push(format!("training.seed={v}"));
+    }
+    overrides.extend(args.set);
+    let (recipe, run_dir) = match (&args.resume, &args.recipe) {
+        (Some(run_dir), _) => {
+            let path = run_dir.join(crate::run::files::RECIPE);
+            (
+                Recipe::load(
+                    path.to_str().context("run folder path is not UTF-8")?,
+                    &overrides,
+                )?,
+                Some(run_dir.clone()),
+            )
+        }
+        (None, Some(name)) => (Recipe::load(name, &overrides)?, args.out),
+        (None, None) => anyhow::bail!("name a recipe (see `zoo list`) or pass --resume RUN_DIR"),
+    };
+    let options = RunOptions {
+        backend: args.common.backend,
+        data_dir: args.common.data_dir,
+        run_dir,
+        resume: args.resume.is_some(),
+        dry_run: args.dry_run,
+        plain_progress: args.plain,
+    };
+    let summary = train(&recipe, &options)?;
+    print_summary(&summary);
+    Ok(())
+}
+
+fn print_summary(s: &Summary) {
+    let m = &s.metrics;
+    println!(
+        "{} on {}: test accuracy {:.2}% (valid {:.2}%, train {:.2}%), best epoch {} of {}, {:.1} s, {:.0} train images/s",
+        s.recipe,
+        s.backend,
+        100.0 * m.test_accuracy,
+        100.0 * m.valid_accuracy,
+        100.0 * m.train_accuracy,
+        s.best_epoch,
+        s.epochs_run,
+        s.train_seconds,
+        s.train_samples_per_second
+    );
+    println!("run folder: {}", s.run_dir.display());
+}

@@ -1,0 +1,31 @@
+//! From a recipe's `[optimizer]` table to a Burn optimizer.
+
+use burn::optim::decay::WeightDecayConfig;
+use burn::optim::momentum::MomentumConfig;
+use burn::optim::{AdamConfig, AdamWConfig, ModuleOptimizer, SgdConfig};
+
+use crate::recipe::{OptimizerKind, OptimizerSpec};
+
+/// Builds the optimizer a recipe names (the learning rate is applied by the scheduler).
+pub fn build(spec: &OptimizerSpec) -> ModuleOptimizer {
+    let decay = (spec.weight_decay > 0.0).then(|| WeightDecayConfig::new(spec.weight_decay as f32));
+    match spec.kind {
+        // PyTorch's epsilon, so results compare with the reference scripts.
+        OptimizerKind::Adam => AdamConfig::new()
+            .with_epsilon(1e-8)
+            .with_weight_decay(decay)
+            .init(),
+        OptimizerKind::Adamw => AdamWConfig::new()
+            .with_epsilon(1e-8)
+            .with_weight_decay(spec.weight_decay as f32)
+            .init(),
+        OptimizerKind::Sgd => SgdConfig::new()
+            .with_weight_decay(decay)
+            .with_momentum((spec.momentum > 0.0).then(|| {
+                MomentumConfig::new()
+                    .with_momentum(spec.momentum)
+                    .with_dampening(0.0)
+            }))
+            .init(),
+    }
+}

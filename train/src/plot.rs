@@ -1,0 +1,155 @@
+//! PNG charts of a run, drawn with plotters and an embedded font (no system fonts needed).
+
+use std::path::Path;
+use std::sync::Once;
+
+use anyhow::{anyhow, Result};
+use plotters::prelude::*;
+use plotters::style::{register_font, FontStyle};
+
+use crate::history::EpochRecord;
+
+const FONT: &str = "zoo-sans";
+static FONT_BYTES: &[u8] = include_bytes!("../assets/DejaVuSansMono.ttf");
+
+fn ensure_font() {
+    static REGISTER: Once = Once::new();
+    REGISTER.call_once(|| {
+        // The font is embedded and known to be valid; failure here would be a build defect.
+        if register_font(FONT, FontStyle::Normal, FONT_BYTES).is_err() {
+            panic!("embedded font failed to load");
+        }
+    });
+}
+
+/// One line of a chart: a label and its `(x, y)` points.
+pub struct Series<'a> {
+    /// Legend text.
+    pub label: &'a str,
+    /// Points, x increasing.
+    pub points: Vec<(f64, f64)>,
+}
+
+/// Draws `series` as lines into the given drawing area, with a title and axis labels.
+fn draw_panel<DB: DrawingBackend>(
+    area: &DrawingArea<DB, plotters::coord::Shift>,
+    title: &str,
+    x_label: &str,
+    y_label: &str,
+    series: &[Series],
+) -> Result<()>
+where
+    DB::ErrorType: 'static,
+{
+    let finite = || {
+        series
+            .iter()
+            .flat_map(|s| s.points.iter())
+            .filter(|p| p.1.is_finite())
+    };
+    let (x_min, x_max) = finite().fold((f64::MAX, f64::MIN), |(a, b), p| (a.min(p.0), b.max(p.0)));
+    let (y_min, y_max) = finite().fold((f64::MAX, f64::MIN), |(a, b), p| (a.min(p.1), b.max(p.1)));
+    if x_min > x_max {
+        return Ok(()); // nothing to draw yet
+    }
+    let x_range = if x_max > x_min {
+        x_min..x_max
+    } else {
+        x_min - 0.5..x_max + 0.5
+    };
+    let pad = ((y_max - y_min) * 0.05).max(1e-6);
+    let mut chart = ChartBuilder::on(area)
+        .caption(title, (FONT, 20))
+        .margin(12)
+        .x_label_area_size(36)
+        .y_label_area_size(60)
+        .build_cartesian_2d(x_range, y_min - pad..y_max + pad)
+        .map_err(|e| anyhow!("plot: {e}"))?;
+    chart
+        .configure_mesh()
+        .x_desc(x_label)
+        .x_label_formatter(&|x| format!("{x:.0}"))
+        .y_desc(y_label)
+        .label_style((FONT, 13))
+        .draw()
+        .map_err(|e| anyhow!("plot: {e}"))?;
+    for (i, s) in series.iter().enumerate() {
+        let color = Palette99::pick(i).to_rgba();
+        let points: Vec<(f64, f64)> = s
+            .points
+            .iter()
+            .copied()
+            .filter(|p| p.1.is_finite())
+            .collect();
+        chart
+            .draw_series(LineSeries::new(points.clone(), color.stroke_width(2)))
+            .map_err(|e| anyhow!("plot: {e}"))?
+            .label(s.label)
+            .legend(move |(x, y)| {
+                PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(2))
+            });
+        chart
+            .draw_series(
+                points
+                    .into_iter()
+                    .map(|p| Circle::new(p, 3, color.filled())),
+            )
+            .map_err(|e| anyhow!("plot: {e}"))?;
+    }
+    chart
+        .configure_series_labels()
+        .label_font((FONT, 13))
+        .background_style(WHITE.mix(0.8))
+        .border_style(BLACK)
+        .draw()
+        .map_err(|e| anyhow!("plot: {e}"))?;
+    Ok(())
+}
+
+/// `curves.png`: loss (left) and accuracy (right) per epoch, train vs valid.
+pub fn training_curves(path: &Path, epochs: &[EpochRecord]) -> Result<()> {
+    ensure_font();
+    let tmp = path.with_extension("tmp.png");
+    {
+        let root = BitMapBackend::new(&tmp, (1100, 420)).into_drawing_area();
+        root.fill(&WHITE).map_err(|e| anyhow!("plot: {e}"))?;
+        let (left, right) = root.split_horizontally(550);
+        let pick = |f: &dyn Fn(&EpochRecord) -> f64| -> Vec<(f64, f64)> {
+            epochs.iter().map(|r| (r.epoch as f64, f(r))).collect()
+        };
+        draw_panel(
+            &left,
+            "loss",
+            "epoch",
+            "cross-entropy",
+            &[
+                Series {
+                    label: "train",
+                    points: pick(&|r| r.train.loss),
+                },
+                Series {
+                    label: "valid",
+                    points: pick(&|r| r.valid.loss),
+                },
+            ],
+        )?;
+        draw_panel(
+            &right,
+            "accuracy",
+            "epoch",
+            "accuracy (%)",
+            &[
+                Series {
+                    label: "train",
+                    points: pick(&|r| 100.0 * r.train.accuracy),
+                },
+                Series {
+                    label: "valid",
+                    points: pick(&|r| 100.0 * r.valid.accuracy),
+                },
+            ],
+        )?;
+        root.present().map_err(|e| anyhow!("plot: {e}"))?;
+    }
+    std::fs::rename(&tmp, path).map_err(|e| anyhow!("cannot write {}: {e}", path.display()))
+}

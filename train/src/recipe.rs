@@ -1,0 +1,364 @@
+//! Recipes: a training run described as data (TOML), loaded, overridden and validated in one place.
+
+use std::path::Path;
+
+use anyhow::{bail, Context, Result};
+use serde::{Deserialize, Serialize};
+use zoo_mlp::Activation;
+
+/// The recipes shipped inside the binary, as `(name, TOML text)`.
+pub const BUILTIN_RECIPES: &[(&str, &str)] = &[
+    ("mlp-mnist", include_str!("../recipes/mlp-mnist.toml")),
+    (
+        "mlp-mnist-mini",
+        include_str!("../recipes/mlp-mnist-mini.toml"),
+    ),
+];
+
+/// A complete description of one training run.
+///
+/// ```
+/// let recipe = zoo_train::Recipe::load("mlp-mnist-mini", &["training.epochs=2".into()]).unwrap();
+/// assert_eq!(recipe.training.epochs, 2);
+/// ```
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Recipe {
+    /// Short name, used for the run folder.
+    pub name: String,
+    /// One line saying what the recipe trains.
+    #[serde(default)]
+    pub description: String,
+    /// The network.
+    pub model: ModelSpec,
+    /// The data and its splits.
+    pub data: DataSpec,
+    /// The optimizer.
+    pub optimizer: OptimizerSpec,
+    /// Budget, batch size, seed, early stopping.
+    pub training: TrainingSpec,
+}
+
+/// Which network to train, with its settings. The input and output sizes come from the data.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(tag = "kind", rename_all = "kebab-case", deny_unknown_fields)]
+pub enum ModelSpec {
+    /// A multi-layer perceptron ([`zoo_mlp::Mlp`]).
+    Mlp {
+        /// Hidden layer widths.
+        hidden: Vec<usize>,
+        /// Activation after each hidden layer.
+        #[serde(default)]
+        activation: Activation,
+        /// Dropout after each hidden layer, in `[0, 1)`.
+        #[serde(default)]
+        dropout: f64,
+        /// Dropout on the input pixels, in `[0, 1)`.
+        #[serde(default)]
+        input_dropout: f64,
+        /// Batch normalization in each hidden layer.
+        #[serde(default)]
+        batch_norm: bool,
+    },
+}
+
+/// The dataset and how the training set is split.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct DataSpec {
+    /// `mnist` (full, from the data folder or downloaded) or `mnist-mini` (embedded in the binary).
+    pub dataset: String,
+    /// Fraction of the training set held out for validation (seeded), in `[0, 1)`.
+    #[serde(default = "default_valid_fraction")]
+    pub valid_fraction: f64,
+    /// Train on only the first N training images (after the validation split); all when absent.
+    #[serde(default)]
+    pub train_subset: Option<usize>,
+}
+
+fn default_valid_fraction() -> f64 {
+    0.1
+}
+
+/// The optimizer and its learning rate.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct OptimizerSpec {
+    /// `adam`, `adamw` or `sgd`.
+    pub kind: OptimizerKind,
+    /// Learning rate, > 0.
+    pub lr: f64,
+    /// Momentum for SGD, in `[0, 1)`.
+    #[serde(default)]
+    pub momentum: f64,
+    /// Weight decay (decoupled for AdamW, L2 for the others), >= 0.
+    #[serde(default)]
+    pub weight_decay: f64,
+}
+
+/// The optimizers a recipe can name.
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum OptimizerKind {
+    /// Adam (Kingma & Ba), epsilon 1e-8 as in PyTorch.
+    Adam,
+    /// Adam with decoupled weight decay.
+    Adamw,
+    /// Stochastic gradient descent, optionally with momentum.
+    Sgd,
+}
+
+/// Training budget and control.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct TrainingSpec {
+    /// Number of epochs, >= 1.
+    pub epochs: usize,
+    /// Mini-batch size, >= 1.
+    pub batch_size: usize,
+    /// Seed for weights, shuffling, dropout and the validation split.
+    #[serde(default)]
+    pub seed: u64,
+    /// Stop when the validation accuracy has not improved for this many epochs, and keep the
+    /// best epoch's weights. Off when absent.
+    #[serde(default)]
+    pub early_stopping_patience: Option<usize>,
+}
+
+impl Recipe {
+    /// Loads a built-in recipe by name, or a `.toml` file by path, then applies `key=value`
+    /// overrides (dotted keys, TOML values: `training.epochs=3`, `model.hidden=[256,128]`) and
+    /// validates the result. Every error names the recipe and the offending key.
+    pub fn load(name_or_path: &str, overrides: &[String]) -> Result<Self> {
+        let (label, text) = read_recipe_text(name_or_path)?;
+        Self::parse(&label, &text, overrides)
+    }
+
+    /// Parses recipe TOML text (see [`Recipe::load`]); `label` names it in errors.
+    pub fn parse(label: &str, text: &str, overrides: &[String]) -> Result<Self> {
+        let mut table: toml::Table = toml::from_str(text)
+            .map_err(|e| anyhow::anyhow!("recipe '{label}': {}", one_line(e.message())))?;
+        for assignment in overrides {
+            apply_override(&mut table, assignment)
+                .with_context(|| format!("recipe '{label}': bad override '{assignment}'"))?;
+        }
+        let recipe: Recipe =
+            serde_path_to_error::deserialize(toml::Value::Table(table)).map_err(|e| {
+                let path = e.path().to_string();
+                anyhow::anyhow!(
+                    "recipe '{label}': key '{path}': {}",
+                    one_line(&e.into_inner().to_string())
+                )
+            })?;
+        recipe
+            .validate()
+            .map_err(|e| anyhow::anyhow!("recipe '{label}': {e}"))?;
+        Ok(recipe)
+    }
+
+    /// The recipe as TOML, as written to a run folder's `recipe.toml`.
+    pub fn to_toml(&self) -> String {
+        toml::to_string_pretty(self).expect("a recipe always serializes")
+    }
+
+    fn validate(&self) -> Result<()> {
+        let ModelSpec::Mlp {
+            hidden,
+            dropout,
+            input_dropout,
+            ..
+        } = &self.model;
+        if hidden.contains(&0) {
+            bail!("key 'model.hidden': widths must be >= 1, got {hidden:?}");
+        }
+        check_probability("model.dropout", *dropout)?;
+        check_probability("model.input_dropout", *input_dropout)?;
+        check_probability("data.valid_fraction", self.data.valid_fraction)?;
+        if !matches!(self.data.dataset.as_str(), "mnist" | "mnist-mini") {
+            bail!(
+                "key 'data.dataset': unknown dataset '{}' (known: mnist, mnist-mini)",
+                self.data.dataset
+            );
+        }
+        if self.data.train_subset == Some(0) {
+            bail!("key 'data.train_subset': must be >= 1");
+        }
+        if !(self.optimizer.lr > 0.0 && self.optimizer.lr.is_finite()) {
+            bail!("key 'optimizer.lr': must be > 0, got {}", self.optimizer.lr);
+        }
+        check_probability("optimizer.momentum", self.optimizer.momentum)?;
+        if !(self.optimizer.weight_decay >= 0.0 && self.optimizer.weight_decay.is_finite()) {
+            bail!(
+                "key 'optimizer.weight_decay': must be >= 0, got {}",
+                self.optimizer.weight_decay
+            );
+        }
+        if self.training.epochs == 0 {
+            bail!("key 'training.epochs': must be >= 1");
+        }
+        if self.training.batch_size == 0 {
+            bail!("key 'training.batch_size': must be >= 1");
+        }
+        if self.training.early_stopping_patience == Some(0) {
+            bail!("key 'training.early_stopping_patience': must be >= 1");
+        }
+        Ok(())
+    }
+}
+
+fn check_probability(key: &str, value: f64) -> Result<()> {
+    if !(0.0..1.0).contains(&value) {
+        bail!("key '{key}': must be in [0, 1), got {value}");
+    }
+    Ok(())
+}
+
+fn one_line(message: &str) -> String {
+    message.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// Finds the TOML text of a built-in recipe name or a file path.
+fn read_recipe_text(name_or_path: &str) -> Result<(String, String)> {
+    if let Some((name, text)) = BUILTIN_RECIPES
+        .iter()
+        .find(|(name, _)| *name == name_or_path)
+    {
+        return Ok((name.to_string(), text.to_string()));
+    }
+    let path = Path::new(name_or_path);
+    if path.extension().is_some_and(|e| e == "toml") || path.exists() {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read recipe file '{}'", path.display()))?;
+        return Ok((path.display().to_string(), text));
+    }
+    let known: Vec<&str> = BUILTIN_RECIPES.iter().map(|(name, _)| *name).collect();
+    bail!(
+        "no recipe named '{name_or_path}' (built-in: {}; or give a path to a .toml file)",
+        known.join(", ")
+    )
+}
+
+/// Sets `a.b.c = value` in a TOML table; the value is parsed as TOML, or taken as a string.
+fn apply_override(table: &mut toml::Table, assignment: &str) -> Result<()> {
+    let (key, raw) = assignment
+        .split_once('=')
+        .context("expected key=value, e.g. training.epochs=3")?;
+    let key = key.trim();
+    let value = parse_value(raw.trim());
+    let mut parts: Vec<&str> = key.split('.').collect();
+    let last = parts.pop().filter(|k| !k.is_empty()).context("empty key")?;
+    let mut node = table;
+    for part in parts {
+        node = node
+            .entry(part.to_string())
+            .or_insert_with(|| toml::Value::Table(toml::Table::new()))
+            .as_table_mut()
+            .with_context(|| format!("'{part}' is not a table"))?;
+    }
+    node.insert(last.to_string(), value);
+    Ok(())
+}
+
+fn parse_value(raw: &str) -> toml::Value {
+    toml::from_str::<toml::Table>(&format!("v = {raw}"))
+        .ok()
+        .and_then(|mut t| t.remove("v"))
+        .unwrap_or_else(|| toml::Value::String(raw.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn mini(overrides: &[&str]) -> Result<Recipe> {
+        let overrides: Vec<String> = overrides.iter().map(|s| s.to_string()).collect();
+        Recipe::load("mlp-mnist-mini", &overrides)
+    }
+
+    fn error_of(overrides: &[&str]) -> String {
+        format!("{:#}", mini(overrides).unwrap_err())
+    }
+
+    #[test]
+    fn every_builtin_recipe_parses_and_round_trips() {
+        for (name, _) in BUILTIN_RECIPES {
+            let recipe = Recipe::load(name, &[]).unwrap();
+            assert_eq!(&recipe.name, name);
+            let again = Recipe::parse(name, &recipe.to_toml(), &[]).unwrap();
+            assert_eq!(recipe, again);
+        }
+    }
+
+    #[test]
+    fn overrides_set_typed_values() {
+        let recipe = mini(&[
+            "training.epochs=3",
+            "model.hidden=[64, 32]",
+            "optimizer.lr=0.01",
+        ])
+        .unwrap();
+        assert_eq!(recipe.training.epochs, 3);
+        assert_eq!(recipe.optimizer.lr, 0.01);
+        let ModelSpec::Mlp { hidden, .. } = recipe.model;
+        assert_eq!(hidden, vec![64, 32]);
+    }
+
+    #[test]
+    fn unknown_key_is_named() {
+        let err = error_of(&["optimizer.lrr=0.1"]);
+        assert!(
+            err.contains("mlp-mnist-mini") && err.contains("lrr"),
+            "{err}"
+        );
+        let err = error_of(&["bogus=1"]);
+        assert!(err.contains("bogus"), "{err}");
+    }
+
+    #[test]
+    fn wrong_type_is_named() {
+        let err = error_of(&["training.epochs=\"ten\""]);
+        assert!(err.contains("training.epochs"), "{err}");
+    }
+
+    #[test]
+    fn bad_values_are_named() {
+        for (assignment, key) in [
+            ("optimizer.lr=0", "optimizer.lr"),
+            ("optimizer.lr=-1e-3", "optimizer.lr"),
+            ("model.dropout=1.0", "model.dropout"),
+            ("model.dropout=-0.1", "model.dropout"),
+            ("training.epochs=0", "training.epochs"),
+            ("training.batch_size=0", "training.batch_size"),
+            ("data.valid_fraction=1.5", "data.valid_fraction"),
+            ("data.dataset=\"cifar\"", "data.dataset"),
+        ] {
+            let err = error_of(&[assignment]);
+            assert!(
+                err.contains(key) && err.contains("mlp-mnist-mini"),
+                "{assignment}: {err}"
+            );
+            assert!(!err.contains('\n'), "one line: {err}");
+        }
+    }
+
+    #[test]
+    fn unknown_recipe_lists_the_builtins() {
+        let err = format!("{:#}", Recipe::load("nope", &[]).unwrap_err());
+        assert!(err.contains("mlp-mnist-mini"), "{err}");
+    }
+
+    #[test]
+    fn file_recipe_errors_name_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("mine.toml");
+        let text = BUILTIN_RECIPES[1]
+            .1
+            .replace("[training]\n", "[training]\nepohcs = 3\n");
+        std::fs::write(&path, text).unwrap();
+        let err = format!(
+            "{:#}",
+            Recipe::load(path.to_str().unwrap(), &[]).unwrap_err()
+        );
+        assert!(err.contains("mine.toml") && err.contains("epohcs"), "{err}");
+    }
+}
