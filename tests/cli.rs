@@ -317,3 +317,20 @@ fn predict_classifies_an_image_and_rejects_a_non_image() {
         &["note.png", "not a readable"],
     );
 }
+
+#[test]
+fn a_diverging_run_stops_with_a_clear_message() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("run");
+    let output = train_mini(&run, &["--lr", "1e4", "--epochs", "3"]);
+    assert_user_error(&output, &["NaN", "diverged", "learning rate"]);
+    assert!(
+        !stdout(&output).contains("epoch 2/3"),
+        "stops within the first epoch: {}",
+        stdout(&output)
+    );
+    assert!(
+        !run.join("summary.json").exists(),
+        "no summary for a failed run"
+    );
+}

@@ -1,10 +1,13 @@
 //! From a recipe's `[optimizer]` table to a Burn optimizer.
 
+use anyhow::{anyhow, Result};
+use burn::lr_scheduler::cosine::CosineAnnealingLrSchedulerConfig;
+use burn::lr_scheduler::module_lr_scheduler::ModuleLrScheduler;
 use burn::optim::decay::WeightDecayConfig;
 use burn::optim::momentum::MomentumConfig;
 use burn::optim::{AdamConfig, AdamWConfig, ModuleOptimizer, SgdConfig};
 
-use crate::recipe::{OptimizerKind, OptimizerSpec};
+use crate::recipe::{OptimizerKind, OptimizerSpec, Schedule};
 
 /// Builds the optimizer a recipe names (the learning rate is applied by the scheduler).
 pub fn build(spec: &OptimizerSpec) -> ModuleOptimizer {
@@ -27,5 +30,15 @@ pub fn build(spec: &OptimizerSpec) -> ModuleOptimizer {
                     .with_dampening(0.0)
             }))
             .init(),
+    }
+}
+
+/// The learning-rate schedule of a run of `total_steps` optimizer steps.
+pub fn schedule(spec: &OptimizerSpec, total_steps: usize) -> Result<ModuleLrScheduler> {
+    match spec.schedule {
+        Schedule::Constant => Ok(spec.lr.into()),
+        Schedule::Cosine => CosineAnnealingLrSchedulerConfig::new(spec.lr, total_steps.max(1))
+            .init()
+            .map_err(|e| anyhow!("key 'optimizer.schedule': {e}")),
     }
 }

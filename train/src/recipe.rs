@@ -94,6 +94,20 @@ pub struct OptimizerSpec {
     /// Weight decay (decoupled for AdamW, L2 for the others), >= 0.
     #[serde(default)]
     pub weight_decay: f64,
+    /// How the learning rate moves during training.
+    #[serde(default)]
+    pub schedule: Schedule,
+}
+
+/// Learning-rate schedules, applied per optimizer step.
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum Schedule {
+    /// `lr` throughout.
+    #[default]
+    Constant,
+    /// Cosine decay from `lr` to 0 over the whole run (Loshchilov & Hutter, without restarts).
+    Cosine,
 }
 
 /// The optimizers a recipe can name.
@@ -185,6 +199,12 @@ impl Recipe {
         }
         if !(self.optimizer.lr > 0.0 && self.optimizer.lr.is_finite()) {
             bail!("key 'optimizer.lr': must be > 0, got {}", self.optimizer.lr);
+        }
+        if self.optimizer.schedule == Schedule::Cosine && self.optimizer.lr > 1.0 {
+            bail!(
+                "key 'optimizer.lr': the cosine schedule needs lr <= 1, got {}",
+                self.optimizer.lr
+            );
         }
         check_probability("optimizer.momentum", self.optimizer.momentum)?;
         if !(self.optimizer.weight_decay >= 0.0 && self.optimizer.weight_decay.is_finite()) {

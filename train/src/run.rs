@@ -23,6 +23,7 @@ use crate::data::{prepare, RunData};
 use crate::evaluate::evaluate;
 use crate::history::{write_atomically, EpochRecorder, History};
 use crate::model::Classifier;
+use crate::optimizer;
 use crate::progress::{self, WatchReport};
 use crate::recipe::Recipe;
 
@@ -237,21 +238,22 @@ fn fit(
     if let Some(epoch) = resume_epoch {
         supervised = supervised.checkpoint(epoch);
     }
-    let renderer = progress::renderer(
-        supervised.interrupter(),
-        resume_epoch,
-        plain,
-        report.clone(),
-    );
+    let interrupter = supervised.interrupter();
+    let renderer = progress::renderer(interrupter.clone(), resume_epoch, plain, report.clone());
     let supervised = supervised.renderer(renderer);
 
+    let steps_per_epoch = data.train.len().div_ceil(training.batch_size);
+    let schedule = optimizer::schedule(&recipe.optimizer, steps_per_epoch * training.epochs)?;
     let start = Instant::now();
     let result = supervised.launch(Learner::new(
         model,
-        crate::optimizer::build(&recipe.optimizer),
-        recipe.optimizer.lr,
+        optimizer::build(&recipe.optimizer),
+        schedule,
     ));
     let seconds = start.elapsed().as_secs_f64();
+    // The dashboard stays up until the interrupter is set: training is over, so close it now
+    // and let the summary print on the normal screen.
+    interrupter.stop(None);
     let mut renderer = result.renderer;
     renderer.manual_close();
 
