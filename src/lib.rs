@@ -15,6 +15,7 @@
 //! ```
 
 pub use burn;
+pub use zoo_cnn as cnn;
 pub use zoo_datasets as datasets;
 pub use zoo_mlp as mlp;
 pub use zoo_train as train;

@@ -110,7 +110,21 @@ fn check_summary(run_dir: &Path, backend: &str, epochs: u64) -> Value {
 fn list_and_show_name_the_recipes() {
     let output = zoo(&["list"]);
     assert_ok(&output);
-    assert!(stdout(&output).contains("mlp-mnist-mini") && stdout(&output).contains("mlp-mnist "));
+    for name in [
+        "mlp-mnist ",
+        "mlp-mnist-mini",
+        "cnn-mnist ",
+        "lenet5-mnist",
+        "cnn-mnist-bn-aug",
+        "cnn-fashion",
+        "cnn-mnist-mini",
+    ] {
+        assert!(
+            stdout(&output).contains(name),
+            "{name} missing from: {}",
+            stdout(&output)
+        );
+    }
     let output = zoo(&["show", "mlp-mnist"]);
     assert_ok(&output);
     assert!(stdout(&output).contains("[optimizer]"));
@@ -207,6 +221,46 @@ fn resume_continues_from_the_last_checkpoint() {
 }
 
 #[test]
+fn a_killed_run_resumes_and_finishes() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("run");
+    let epochs = "40";
+    let mut child = Command::new(env!("CARGO_BIN_EXE_zoo"))
+        .args([
+            "train",
+            "mlp-mnist-mini",
+            "--plain",
+            "--epochs",
+            epochs,
+            "--out",
+        ])
+        .arg(&run)
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let third = run.join("checkpoint").join("model-3.bpk");
+    let started = std::time::Instant::now();
+    while !third.exists() && started.elapsed().as_secs() < 120 {
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    child.kill().unwrap(); // SIGKILL: no chance to clean up
+    child.wait().unwrap();
+    assert!(third.exists(), "the run never reached epoch 3");
+    if run.join("summary.json").exists() {
+        println!("SKIPPED: the run finished before it could be killed");
+        return;
+    }
+    let output = zoo(&["train", "--plain", "--resume", run.to_str().unwrap()]);
+    assert_ok(&output);
+    assert!(
+        stdout(&output).contains("resuming at epoch"),
+        "{}",
+        stdout(&output)
+    );
+    check_summary(&run, "flex", 40);
+}
+
+#[test]
 fn dry_run_on_ndarray_and_wgpu_writes_a_summary() {
     let dir = tempfile::tempdir().unwrap();
     let run = dir.path().join("ndarray");
@@ -267,6 +321,25 @@ fn user_mistakes_give_one_line_errors() {
         .output()
         .unwrap();
     assert_user_error(&missing, &["train-images-idx3-ubyte.gz", d, "http"]);
+
+    // A corrupt data file is named in the error.
+    let mnist = dir.path().join("corrupt").join("mnist");
+    std::fs::create_dir_all(&mnist).unwrap();
+    for name in [
+        "train-images-idx3-ubyte.gz",
+        "train-labels-idx1-ubyte.gz",
+        "t10k-images-idx3-ubyte.gz",
+        "t10k-labels-idx1-ubyte.gz",
+    ] {
+        std::fs::write(mnist.join(name), b"not gzip at all").unwrap();
+    }
+    let corrupt = zoo(&[
+        "train",
+        "mlp-mnist",
+        "--data-dir",
+        dir.path().join("corrupt").to_str().unwrap(),
+    ]);
+    assert_user_error(&corrupt, &["idx3-ubyte"]);
 }
 
 #[test]
@@ -333,4 +406,49 @@ fn a_diverging_run_stops_with_a_clear_message() {
         !run.join("summary.json").exists(),
         "no summary for a failed run"
     );
+}
+
+/// Every CNN recipe, with its own network and augmentation, for a few batches of the embedded
+/// set (the full datasets are not needed to check the model path), on flex and wgpu.
+#[test]
+fn every_cnn_recipe_trains_a_few_batches_on_flex_and_wgpu() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut wgpu_available = true;
+    for recipe in [
+        "cnn-mnist",
+        "lenet5-mnist",
+        "cnn-mnist-bn-aug",
+        "cnn-fashion",
+        "cnn-mnist-mini",
+    ] {
+        for backend in ["flex", "wgpu"] {
+            if backend == "wgpu" && !wgpu_available {
+                continue;
+            }
+            let run = dir.path().join(format!("{recipe}-{backend}"));
+            let output = zoo(&[
+                "train",
+                recipe,
+                "--plain",
+                "--dry-run",
+                "--backend",
+                backend,
+                "--set",
+                "data.dataset=mnist-mini",
+                "--out",
+                run.to_str().unwrap(),
+            ]);
+            if stderr(&output).contains("no usable GPU adapter") {
+                println!("SKIPPED wgpu: {}", stderr(&output).trim());
+                wgpu_available = false;
+                continue;
+            }
+            assert_ok(&output);
+            let s = summary(&run);
+            assert_eq!(s["backend"], backend);
+            assert_eq!(s["epochs_run"], 1);
+            let resolved = std::fs::read_to_string(run.join("recipe.toml")).unwrap();
+            assert!(resolved.contains("kind = \"cnn\""), "{recipe}: {resolved}");
+        }
+    }
 }

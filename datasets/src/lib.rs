@@ -1,5 +1,7 @@
 //! Datasets for burn-zoo: an MNIST-format IDX reader, download + verification + caching of
-//! the dataset files, an embedded mini MNIST, a seeded train/validation split, and a Burn
+//! the dataset files (MNIST and Fashion-MNIST, see [`ImageDatasetKind`]), an embedded mini
+//! MNIST, a seeded train/validation split, seeded on-the-fly augmentation
+//! ([`AugmentConfig`], [`augment_image`]), and a Burn
 //! [`Batcher`](burn::data::dataloader::batcher::Batcher) producing normalized image tensors.
 //!
 //! Files are looked up in a data folder (`ZOO_DATA_DIR` or `--data-dir`), then in the user
@@ -24,6 +26,7 @@
 //! ```
 #![warn(missing_docs)]
 
+mod augment;
 mod batcher;
 mod download;
 mod embedded;
@@ -34,6 +37,7 @@ mod kind;
 mod source;
 mod split;
 
+pub use augment::{augment_image, AugmentConfig};
 pub use batcher::{ImageBatch, ImageBatcher};
 pub use embedded::embedded_mini_mnist;
 pub use error::DataError;

@@ -288,8 +288,19 @@ mod tests {
     /// Serves the embedded mini files under `/mnist/<name>` on 127.0.0.1; returns the base URL
     /// and a counter of requests.
     fn serve_mini() -> (String, Arc<AtomicUsize>) {
+        let routes = MINI_MNIST_FILES
+            .iter()
+            .map(|(name, gz)| (format!("/mnist/{name}"), gz.to_vec()))
+            .collect();
+        let (root, hits) = serve(routes);
+        (format!("{root}mnist/"), hits)
+    }
+
+    /// Serves `(path, body)` routes on 127.0.0.1 (404 for any other path); returns the root
+    /// URL (`http://127.0.0.1:PORT/`) and a counter of requests.
+    fn serve(routes: Vec<(String, Vec<u8>)>) -> (String, Arc<AtomicUsize>) {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let base = format!("http://{}/mnist/", listener.local_addr().unwrap());
+        let root = format!("http://{}/", listener.local_addr().unwrap());
         let hits = Arc::new(AtomicUsize::new(0));
         let counter = Arc::clone(&hits);
         std::thread::spawn(move || {
@@ -310,10 +321,10 @@ mod tests {
                 }
                 counter.fetch_add(1, Ordering::SeqCst);
                 let path = request.split_whitespace().nth(1).unwrap_or("").to_string();
-                let body = MINI_MNIST_FILES
+                let body = routes
                     .iter()
-                    .find(|(name, _)| path == format!("/mnist/{name}"))
-                    .map(|(_, gz)| *gz);
+                    .find(|(route, _)| *route == path)
+                    .map(|(_, body)| body.as_slice());
                 let (status, body) = match body {
                     Some(body) => ("200 OK", body),
                     None => ("404 Not Found", &b""[..]),
@@ -327,7 +338,7 @@ mod tests {
                     .and_then(|()| stream.write_all(body));
             }
         });
-        (base, hits)
+        (root, hits)
     }
 
     /// A base URL on which nothing listens.
@@ -572,6 +583,202 @@ mod tests {
             .to_string();
         assert!(msg.contains("404"), "{msg}");
         assert!(msg.contains("nowhere/t10k-labels-idx1-ubyte.gz"), "{msg}");
+    }
+
+    /// Small made-up Fashion-MNIST-format files, gzip-compressed, in the canonical order:
+    /// 20 train and 10 test images of 28x28, label `i % 10`.
+    fn fake_fashion_files() -> Vec<(&'static str, Vec<u8>)> {
+        use flate2::write::GzEncoder;
+        fn gzip(bytes: &[u8]) -> Vec<u8> {
+            let mut encoder = GzEncoder::new(Vec::new(), flate2::Compression::default());
+            encoder.write_all(bytes).unwrap();
+            encoder.finish().unwrap()
+        }
+        let images = |count: u32, salt: u8| {
+            let mut bytes = [2051u32, count, 28, 28]
+                .iter()
+                .flat_map(|v| v.to_be_bytes())
+                .collect::<Vec<u8>>();
+            bytes.extend((0..count as usize * 784).map(|i| (i as u8).wrapping_mul(7) ^ salt));
+            gzip(&bytes)
+        };
+        let labels = |count: u32| {
+            let mut bytes = [2049u32, count]
+                .iter()
+                .flat_map(|v| v.to_be_bytes())
+                .collect::<Vec<u8>>();
+            bytes.extend((0..count).map(|i| (i % 10) as u8));
+            gzip(&bytes)
+        };
+        let names = ImageDatasetKind::FashionMnist.files().all().map(|f| f.name);
+        vec![
+            (names[0], images(20, 0x5a)),
+            (names[1], labels(20)),
+            (names[2], images(10, 0xa5)),
+            (names[3], labels(10)),
+        ]
+    }
+
+    /// The Fashion-MNIST file table with the hashes of `fake_fashion_files`.
+    fn fake_fashion_table(files: &[(&'static str, Vec<u8>)]) -> IdxFiles {
+        let hash = |i: usize| -> &'static str {
+            let bytes = decode(&files[i].1, files[i].0).unwrap();
+            Box::leak(sha256_hex(&bytes).into_boxed_str())
+        };
+        let real = ImageDatasetKind::FashionMnist.files();
+        IdxFiles {
+            train_images: IdxFile {
+                sha256: hash(0),
+                ..real.train_images
+            },
+            train_labels: IdxFile {
+                sha256: hash(1),
+                ..real.train_labels
+            },
+            test_images: IdxFile {
+                sha256: hash(2),
+                ..real.test_images
+            },
+            test_labels: IdxFile {
+                sha256: hash(3),
+                ..real.test_labels
+            },
+        }
+    }
+
+    fn serve_fashion(files: &[(&'static str, Vec<u8>)]) -> (String, Arc<AtomicUsize>) {
+        let routes = files
+            .iter()
+            .map(|(name, body)| (format!("/fashion-mnist/{name}"), body.clone()))
+            .collect();
+        let (root, hits) = serve(routes);
+        (format!("{root}fashion-mnist/"), hits)
+    }
+
+    #[test]
+    fn fashion_offline_error_names_its_folders_and_mirrors() {
+        let data = tempfile::tempdir().unwrap();
+        let cache = tempfile::tempdir().unwrap();
+        // MNIST files in the MNIST folder must not be taken for Fashion-MNIST.
+        write_mini(&data.path().join("mnist"), &[0, 1, 2, 3]);
+        let src = source(Some(data.path()), cache.path(), false, None);
+        let kind = ImageDatasetKind::FashionMnist;
+        let err = load_image_splits(kind, &src).unwrap_err();
+        assert!(matches!(err, DataError::Missing { .. }), "{err}");
+        let msg = err.to_string();
+        assert!(!msg.contains('\n'), "one line: {msg}");
+        assert!(msg.starts_with("fashion-mnist: missing "), "{msg}");
+        for file in kind.files().all() {
+            assert!(msg.contains(file.name), "{msg}");
+            for mirror in kind.mirrors() {
+                assert!(msg.contains(&format!("{mirror}{}", file.name)), "{msg}");
+            }
+        }
+        for folder in [data.path(), cache.path()] {
+            let expected = folder.join("fashion-mnist").display().to_string();
+            assert!(msg.contains(&expected), "{msg}");
+        }
+        assert!(msg.contains("<folder>/fashion-mnist/"), "{msg}");
+        assert!(!msg.contains(&data.path().join("mnist").display().to_string()));
+        assert_eq!(
+            src.folders(kind),
+            vec![
+                data.path().join("fashion-mnist"),
+                cache.path().join("fashion-mnist")
+            ]
+        );
+    }
+
+    #[test]
+    fn fashion_download_with_a_checksum_mismatch_is_rejected() {
+        let cache = tempfile::tempdir().unwrap();
+        let files = fake_fashion_files();
+        let (base, hits) = serve_fashion(&files);
+        // Made-up files cannot have the real Fashion-MNIST hashes.
+        let src = source(None, cache.path(), true, Some(vec![base.clone()]));
+        let err = load_image_splits(ImageDatasetKind::FashionMnist, &src).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                DataError::Missing {
+                    downloaded: true,
+                    ..
+                }
+            ),
+            "{err}"
+        );
+        let msg = err.to_string();
+        assert!(msg.contains("SHA-256 mismatch"), "{msg}");
+        let real = ImageDatasetKind::FashionMnist.files();
+        assert!(msg.contains(real.train_images.sha256), "{msg}");
+        assert!(
+            msg.contains(&format!("{base}t10k-labels-idx1-ubyte.gz")),
+            "{msg}"
+        );
+        assert_eq!(hits.load(Ordering::SeqCst), 4);
+        assert!(
+            files_in(&cache.path().join("fashion-mnist")).is_empty(),
+            "nothing cached"
+        );
+    }
+
+    #[test]
+    fn fashion_download_verifies_and_caches_in_its_own_folder() {
+        let cache = tempfile::tempdir().unwrap();
+        let files = fake_fashion_files();
+        let table = fake_fashion_table(&files);
+        let (base, hits) = serve_fashion(&files);
+        let src = source(None, cache.path(), true, Some(vec![dead_mirror(), base]));
+        let kind = ImageDatasetKind::FashionMnist;
+        let splits = load_with_files(kind, &src, &table).unwrap();
+        assert_eq!((splits.train.len(), splits.test.len()), (20, 10));
+        assert_eq!(splits.train.num_classes(), 10);
+        assert_eq!(splits.test.class_counts(), vec![1; 10]);
+        assert_eq!(splits.train.label(13), 3);
+        assert_eq!(hits.load(Ordering::SeqCst), 4);
+        let mut expected: Vec<String> = files.iter().map(|(n, _)| n.to_string()).collect();
+        expected.sort();
+        assert_eq!(files_in(&cache.path().join("fashion-mnist")), expected);
+        assert!(files_in(&cache.path().join("mnist")).is_empty());
+        // Served from the cache afterwards, offline and without a request.
+        let offline = source(None, cache.path(), false, None);
+        let again = load_with_files(kind, &offline, &table).unwrap();
+        assert_eq!(again.train.pixels(), splits.train.pixels());
+        assert_eq!(hits.load(Ordering::SeqCst), 4);
+        // The same bytes with one flipped pixel are rejected from the data folder.
+        let data = tempfile::tempdir().unwrap();
+        let folder = data.path().join("fashion-mnist");
+        std::fs::create_dir_all(&folder).unwrap();
+        let mut raw = decode(&files[2].1, files[2].0).unwrap().into_owned();
+        raw[100] ^= 1;
+        std::fs::write(folder.join("t10k-images-idx3-ubyte"), raw).unwrap();
+        let src = source(Some(data.path()), cache.path(), false, None);
+        let err = load_with_files(kind, &src, &table).unwrap_err();
+        let DataError::HashMismatch { path, .. } = &err else {
+            panic!("expected a hash mismatch, got {err}");
+        };
+        assert_eq!(path, &folder.join("t10k-images-idx3-ubyte"));
+    }
+
+    /// The real Fashion-MNIST through `ZOO_DATA_DIR` (skipped when unset or missing).
+    #[test]
+    fn full_fashion_mnist_from_zoo_data_dir() {
+        let Some(dir) = std::env::var_os("ZOO_DATA_DIR").filter(|d| !d.is_empty()) else {
+            eprintln!("skipped: ZOO_DATA_DIR is not set");
+            return;
+        };
+        let dir = PathBuf::from(dir);
+        if !dir.join("fashion-mnist").is_dir() {
+            eprintln!("skipped: {} has no fashion-mnist/ folder", dir.display());
+            return;
+        }
+        let cache = tempfile::tempdir().unwrap();
+        let src = source(Some(&dir), cache.path(), false, None);
+        let splits = load_image_splits(ImageDatasetKind::FashionMnist, &src).unwrap();
+        assert_eq!((splits.train.len(), splits.test.len()), (60_000, 10_000));
+        // Fashion-MNIST is exactly balanced.
+        assert_eq!(splits.train.class_counts(), vec![6_000; 10]);
+        assert_eq!(splits.test.class_counts(), vec![1_000; 10]);
     }
 
     /// The real MNIST through `ZOO_DATA_DIR` (skipped when unset or missing).

@@ -21,6 +21,7 @@ pub mod data;
 pub mod evaluate;
 pub mod history;
 pub mod model;
+pub mod model_spec;
 pub mod optimizer;
 pub mod plot;
 pub mod predict;

@@ -3,8 +3,9 @@
 use burn::nn::loss::CrossEntropyLossConfig;
 use burn::prelude::*;
 use burn::train::{ClassificationOutput, InferenceStep, TrainOutput, TrainStep};
+use zoo_cnn::Cnn;
 use zoo_datasets::ImageBatch;
-use zoo_mlp::{Mlp, MlpConfig};
+use zoo_mlp::Mlp;
 
 use crate::recipe::ModelSpec;
 
@@ -13,6 +14,8 @@ use crate::recipe::ModelSpec;
 pub enum Network {
     /// A multi-layer perceptron over the flattened image.
     Mlp(Mlp),
+    /// A convolutional network.
+    Cnn(Cnn),
 }
 
 /// An image classifier: images `[batch, channels, height, width]` to class logits.
@@ -38,24 +41,10 @@ pub struct ImageShape {
 impl Classifier {
     /// Builds the network a recipe describes, with fresh weights, on `device`.
     pub fn new(spec: &ModelSpec, shape: ImageShape, device: &Device) -> Self {
-        let network = match spec {
-            ModelSpec::Mlp {
-                hidden,
-                activation,
-                dropout,
-                input_dropout,
-                batch_norm,
-            } => Network::Mlp(
-                MlpConfig::new()
-                    .with_input_size(shape.channels * shape.height * shape.width)
-                    .with_hidden(hidden.clone())
-                    .with_output_size(shape.classes)
-                    .with_activation(*activation)
-                    .with_dropout(*dropout)
-                    .with_input_dropout(*input_dropout)
-                    .with_batch_norm(*batch_norm)
-                    .init(device),
-            ),
+        let network = match (spec.mlp_config(shape), spec.cnn_config(shape)) {
+            (Some(mlp), _) => Network::Mlp(mlp.init(device)),
+            (None, Some(cnn)) => Network::Cnn(cnn.init(device)),
+            (None, None) => unreachable!("every model spec is an MLP or a CNN"),
         };
         Self { network }
     }
@@ -64,6 +53,7 @@ impl Classifier {
     pub fn forward(&self, images: Tensor<4>) -> Tensor<2> {
         match &self.network {
             Network::Mlp(mlp) => mlp.forward(images.flatten(1, 3)), // [batch, c*h*w] -> [batch, classes]
+            Network::Cnn(cnn) => cnn.forward(images),
         }
     }
 

@@ -2,7 +2,7 @@
 //! both wrapped by [`Watch`], which stops a diverging run and times the training split.
 
 use std::collections::HashMap;
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
@@ -243,7 +243,9 @@ impl PlainRenderer {
         .iter()
         .filter_map(|(name, label)| self.latest.get(*name).map(|v| format!("{label} {v}")))
         .collect();
-        println!(
+        // A closed stdout (`zoo train ... | head`) must not kill the training thread.
+        let _ = writeln!(
+            std::io::stdout(),
             "epoch {}/{} {:<5} {:>6}/{:<6} {:>6.2} s {:>8.0} items/s   {}",
             self.epoch,
             self.total_epochs,
@@ -286,7 +288,10 @@ impl TrainingProgressLogger for PlainRenderer {
         self.total_epochs = total_epochs;
         self.epoch = starting_epoch.max(1);
         if starting_epoch > 1 {
-            println!("resuming at epoch {starting_epoch} of {total_epochs}");
+            let _ = writeln!(
+                std::io::stdout(),
+                "resuming at epoch {starting_epoch} of {total_epochs}"
+            );
         }
     }
 

@@ -4,7 +4,10 @@ use std::path::Path;
 
 use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
-use zoo_mlp::Activation;
+
+use crate::model_spec::probability as check_probability;
+pub use crate::model_spec::ModelSpec;
+use zoo_datasets::AugmentConfig;
 
 /// The recipes shipped inside the binary, as `(name, TOML text)`.
 pub const BUILTIN_RECIPES: &[(&str, &str)] = &[
@@ -12,6 +15,17 @@ pub const BUILTIN_RECIPES: &[(&str, &str)] = &[
     (
         "mlp-mnist-mini",
         include_str!("../recipes/mlp-mnist-mini.toml"),
+    ),
+    ("cnn-mnist", include_str!("../recipes/cnn-mnist.toml")),
+    ("lenet5-mnist", include_str!("../recipes/lenet5-mnist.toml")),
+    (
+        "cnn-mnist-bn-aug",
+        include_str!("../recipes/cnn-mnist-bn-aug.toml"),
+    ),
+    ("cnn-fashion", include_str!("../recipes/cnn-fashion.toml")),
+    (
+        "cnn-mnist-mini",
+        include_str!("../recipes/cnn-mnist-mini.toml"),
     ),
 ];
 
@@ -39,34 +53,12 @@ pub struct Recipe {
     pub training: TrainingSpec,
 }
 
-/// Which network to train, with its settings. The input and output sizes come from the data.
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
-#[serde(tag = "kind", rename_all = "kebab-case", deny_unknown_fields)]
-pub enum ModelSpec {
-    /// A multi-layer perceptron ([`zoo_mlp::Mlp`]).
-    Mlp {
-        /// Hidden layer widths.
-        hidden: Vec<usize>,
-        /// Activation after each hidden layer.
-        #[serde(default)]
-        activation: Activation,
-        /// Dropout after each hidden layer, in `[0, 1)`.
-        #[serde(default)]
-        dropout: f64,
-        /// Dropout on the input pixels, in `[0, 1)`.
-        #[serde(default)]
-        input_dropout: f64,
-        /// Batch normalization in each hidden layer.
-        #[serde(default)]
-        batch_norm: bool,
-    },
-}
-
 /// The dataset and how the training set is split.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct DataSpec {
-    /// `mnist` (full, from the data folder or downloaded) or `mnist-mini` (embedded in the binary).
+    /// `mnist` or `fashion-mnist` (from the data folder, or downloaded), or `mnist-mini`
+    /// (embedded in the binary).
     pub dataset: String,
     /// Fraction of the training set held out for validation (seeded), in `[0, 1)`.
     #[serde(default = "default_valid_fraction")]
@@ -74,7 +66,13 @@ pub struct DataSpec {
     /// Train on only the first N training images (after the validation split); all when absent.
     #[serde(default)]
     pub train_subset: Option<usize>,
+    /// Random transforms of the training images (off by default).
+    #[serde(default, skip_serializing_if = "AugmentConfig::is_off")]
+    pub augment: AugmentConfig,
 }
+
+/// The dataset names a recipe can use.
+pub const DATASETS: &[&str] = &["mnist", "mnist-mini", "fashion-mnist"];
 
 fn default_valid_fraction() -> f64 {
     0.1
@@ -176,24 +174,20 @@ impl Recipe {
     }
 
     fn validate(&self) -> Result<()> {
-        let ModelSpec::Mlp {
-            hidden,
-            dropout,
-            input_dropout,
-            ..
-        } = &self.model;
-        if hidden.contains(&0) {
-            bail!("key 'model.hidden': widths must be >= 1, got {hidden:?}");
-        }
-        check_probability("model.dropout", *dropout)?;
-        check_probability("model.input_dropout", *input_dropout)?;
+        self.model
+            .validate(crate::data::dataset_shape(&self.data))?;
         check_probability("data.valid_fraction", self.data.valid_fraction)?;
-        if !matches!(self.data.dataset.as_str(), "mnist" | "mnist-mini") {
+        if !DATASETS.contains(&self.data.dataset.as_str()) {
             bail!(
-                "key 'data.dataset': unknown dataset '{}' (known: mnist, mnist-mini)",
-                self.data.dataset
+                "key 'data.dataset': unknown dataset '{}' (known: {})",
+                self.data.dataset,
+                DATASETS.join(", ")
             );
         }
+        self.data
+            .augment
+            .validate()
+            .map_err(|e| anyhow::anyhow!("key 'data.augment': {e}"))?;
         if self.data.train_subset == Some(0) {
             bail!("key 'data.train_subset': must be >= 1");
         }
@@ -224,13 +218,6 @@ impl Recipe {
         }
         Ok(())
     }
-}
-
-fn check_probability(key: &str, value: f64) -> Result<()> {
-    if !(0.0..1.0).contains(&value) {
-        bail!("key '{key}': must be in [0, 1), got {value}");
-    }
-    Ok(())
 }
 
 fn one_line(message: &str) -> String {
@@ -319,7 +306,9 @@ mod tests {
         .unwrap();
         assert_eq!(recipe.training.epochs, 3);
         assert_eq!(recipe.optimizer.lr, 0.01);
-        let ModelSpec::Mlp { hidden, .. } = recipe.model;
+        let ModelSpec::Mlp { hidden, .. } = recipe.model else {
+            panic!("mlp-mnist-mini is an MLP recipe");
+        };
         assert_eq!(hidden, vec![64, 32]);
     }
 
@@ -359,6 +348,35 @@ mod tests {
             );
             assert!(!err.contains('\n'), "one line: {err}");
         }
+    }
+
+    #[test]
+    fn cnn_specs_are_checked_against_the_image_size() {
+        let load = |overrides: &[&str]| {
+            let overrides: Vec<String> = overrides.iter().map(|s| s.to_string()).collect();
+            Recipe::load("cnn-mnist-mini", &overrides).map_err(|e| format!("{e:#}"))
+        };
+        load(&[]).unwrap();
+        load(&["model.preset=\"deep-bn\""]).unwrap();
+        let err = load(&["model.blocks=[{channels = 8, kernel_size = 30}]"]).unwrap_err();
+        assert!(
+            err.contains("model.blocks[0]") && err.contains("does not fit"),
+            "{err}"
+        );
+        let err = load(&["model.blocks=[{channels = 8, pool = 2}, {channels = 8, pool = 16}]"])
+            .unwrap_err();
+        assert!(err.contains("model.blocks[1]"), "{err}");
+        let err = load(&["model.preset=\"resnet\""]).unwrap_err();
+        assert!(err.contains("model") && err.contains("resnet"), "{err}");
+        let err = load(&["model.dense_dropout=1.0"]).unwrap_err();
+        assert!(err.contains("model.dense_dropout"), "{err}");
+        let err = load(&["data.augment.translate=20"]).unwrap_err();
+        assert!(
+            err.contains("data.augment") && err.contains("translate"),
+            "{err}"
+        );
+        let err = load(&["data.augment.shear=0.1"]).unwrap_err();
+        assert!(err.contains("shear"), "{err}");
     }
 
     #[test]

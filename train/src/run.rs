@@ -211,7 +211,11 @@ fn fit(
     let recorder = EpochRecorder::new(history.clone());
     let report = Arc::new(Mutex::new(WatchReport::default()));
 
-    let train_loader = DataLoaderBuilder::new(ImageBatcher::new(data.kind))
+    // Augmentation draws from its own seeded stream; a resumed run continues with a new one.
+    let augment_seed = training.seed.wrapping_add(resume_epoch.unwrap_or(0) as u64);
+    let train_batcher =
+        ImageBatcher::new(data.kind).with_augmentation(recipe.data.augment.clone(), augment_seed);
+    let train_loader = DataLoaderBuilder::new(train_batcher)
         .batch_size(training.batch_size)
         .shuffle(training.seed)
         .build(data.train.clone());
@@ -309,7 +313,9 @@ fn prepare_run_dir(recipe: &Recipe, options: &RunOptions) -> Result<PathBuf> {
     Ok(dir)
 }
 
-/// The highest epoch with a saved model checkpoint in a run folder.
+/// The highest epoch whose checkpoint is complete (model, optimizer and scheduler files present,
+/// model readable) in a run folder. A checkpoint half-written when the process was killed is
+/// skipped in favour of the one before it.
 pub fn last_checkpoint(run_dir: &Path) -> Result<usize> {
     let dir = run_dir.join("checkpoint");
     let entries = std::fs::read_dir(&dir).with_context(|| {
@@ -318,7 +324,7 @@ pub fn last_checkpoint(run_dir: &Path) -> Result<usize> {
             run_dir.display()
         )
     })?;
-    entries
+    let mut epochs: Vec<usize> = entries
         .filter_map(|e| e.ok())
         .filter_map(|e| {
             let name = e.file_name().into_string().ok()?;
@@ -327,8 +333,18 @@ pub fn last_checkpoint(run_dir: &Path) -> Result<usize> {
                 .parse::<usize>()
                 .ok()
         })
-        .max()
-        .with_context(|| format!("no model checkpoint in '{}'", dir.display()))
+        .collect();
+    epochs.sort_unstable();
+    let complete = |epoch: usize| {
+        let file = |kind: &str| dir.join(format!("{kind}-{epoch}.bpk"));
+        ["optim", "scheduler"].iter().all(|k| file(k).is_file())
+            && ModuleRecord::load(file("model")).is_ok()
+    };
+    epochs
+        .into_iter()
+        .rev()
+        .find(|&epoch| complete(epoch))
+        .with_context(|| format!("no complete checkpoint in '{}'", dir.display()))
 }
 
 /// Reads a run folder back: its recipe and a model loaded with its trained weights on `device`.
