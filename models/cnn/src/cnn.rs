@@ -149,6 +149,7 @@ mod tests {
     fn lenet5_has_the_classic_shapes() {
         let config = CnnConfig::lenet5();
         assert_eq!(config.feature_shape(), [16, 5, 5]);
+        assert_eq!(config.init(&Device::flex()).num_params(), 61_706);
         assert_eq!(logits(&config, 2), [2, 10]);
     }
 
@@ -168,6 +169,8 @@ mod tests {
     fn deep_bn_keeps_resolution_until_pooling() {
         let config = CnnConfig::deep_bn();
         assert_eq!(config.feature_shape(), [64, 7, 7]);
+        // Convolutions 64,576 + batch-norm scales and shifts 384 + head 805,642.
+        assert_eq!(config.init(&Device::flex()).num_params(), 871_018);
         assert_eq!(logits(&config, 4), [4, 10]);
     }
 
