@@ -452,3 +452,34 @@ fn every_cnn_recipe_trains_a_few_batches_on_flex_and_wgpu() {
         }
     }
 }
+
+#[test]
+fn early_stopping_stops_and_restores_the_best_epoch() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("run");
+    let output = train_mini(&run, &["--set", "training.early_stopping_patience=1"]);
+    assert_ok(&output);
+    let s = summary(&run);
+    let (epochs_run, best) = (
+        s["epochs_run"].as_u64().unwrap(),
+        s["best_epoch"].as_u64().unwrap(),
+    );
+    assert!(
+        epochs_run < 20,
+        "patience 1 stops before the 20th epoch: {s}"
+    );
+    assert_eq!(best + 1, epochs_run, "stopped one epoch after the best");
+    // The saved model is the best epoch's: its validation accuracy is the one logged then.
+    let csv = std::fs::read_to_string(run.join("metrics.csv")).unwrap();
+    let logged: f64 = csv
+        .lines()
+        .find(|l| l.starts_with(&format!("{best},valid,")))
+        .and_then(|l| l.split(',').nth(3))
+        .and_then(|v| v.parse().ok())
+        .expect("best epoch row in metrics.csv");
+    let restored = s["metrics"]["valid_accuracy"].as_f64().unwrap();
+    assert!(
+        (logged - restored).abs() < 1e-6,
+        "restored {restored} vs logged {logged}"
+    );
+}

@@ -169,8 +169,9 @@ mod tests {
     fn deep_bn_keeps_resolution_until_pooling() {
         let config = CnnConfig::deep_bn();
         assert_eq!(config.feature_shape(), [64, 7, 7]);
-        // Convolutions 64,576 + batch-norm scales and shifts 384 + head 805,642.
-        assert_eq!(config.init(&Device::flex()).num_params(), 871_018);
+        // Trainable: convolutions 64,576 + batch-norm scales and shifts 384 + head 805,642;
+        // num_params also counts the 384 batch-norm running means and variances.
+        assert_eq!(config.init(&Device::flex()).num_params(), 871_018 + 384);
         assert_eq!(logits(&config, 4), [4, 10]);
     }
 
