@@ -102,7 +102,24 @@ fn check_summary(run_dir: &Path, backend: &str, epochs: u64) -> Value {
         );
     }
     let csv = std::fs::read_to_string(run_dir.join("metrics.csv")).unwrap();
-    assert_eq!(csv.lines().count(), 1 + 2 * epochs as usize, "{csv}");
+    let rows: Vec<(u64, &str)> = csv
+        .lines()
+        .skip(1)
+        .map(|l| {
+            let mut cells = l.split(',');
+            (
+                cells.next().unwrap().parse().unwrap(),
+                cells.next().unwrap(),
+            )
+        })
+        .collect();
+    let expected: Vec<(u64, &str)> = (1..=epochs)
+        .flat_map(|e| [(e, "train"), (e, "valid")])
+        .collect();
+    assert_eq!(
+        rows, expected,
+        "one train and one valid row per epoch, in order: {csv}"
+    );
     s
 }
 
@@ -218,6 +235,27 @@ fn resume_continues_from_the_last_checkpoint() {
         "epoch 1 must not be retrained"
     );
     check_summary(&run, "flex", 3);
+
+    // Killed after epoch 3's checkpoint but before its metrics were written: resume from 2.
+    let csv = std::fs::read_to_string(run.join("metrics.csv")).unwrap();
+    let kept: Vec<&str> = csv.lines().filter(|l| !l.starts_with("3,")).collect();
+    std::fs::write(run.join("metrics.csv"), kept.join("\n") + "\n").unwrap();
+    std::fs::remove_file(run.join("summary.json")).unwrap();
+    let output = zoo(&[
+        "train",
+        "--plain",
+        "--resume",
+        run.to_str().unwrap(),
+        "--epochs",
+        "4",
+    ]);
+    assert_ok(&output);
+    assert!(
+        stdout(&output).contains("resuming at epoch 3"),
+        "{}",
+        stdout(&output)
+    );
+    check_summary(&run, "flex", 4);
 }
 
 #[test]

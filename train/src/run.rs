@@ -108,7 +108,13 @@ pub fn train(recipe: &Recipe, options: &RunOptions) -> Result<Summary> {
     }
     let run_dir = prepare_run_dir(&recipe, options)?;
     let resume_epoch = if options.resume {
-        Some(last_checkpoint(&run_dir)?)
+        // The metrics of an epoch are written just after its checkpoint: a run killed in
+        // between resumes from the last epoch that has both.
+        let recorded = History::load(&run_dir, None)
+            .ok()
+            .and_then(|h| h.epochs.last().map(|r| r.epoch))
+            .unwrap_or(0);
+        Some(last_checkpoint(&run_dir, recorded)?)
     } else {
         None
     };
@@ -313,10 +319,10 @@ fn prepare_run_dir(recipe: &Recipe, options: &RunOptions) -> Result<PathBuf> {
     Ok(dir)
 }
 
-/// The highest epoch whose checkpoint is complete (model, optimizer and scheduler files present,
-/// model readable) in a run folder. A checkpoint half-written when the process was killed is
-/// skipped in favour of the one before it.
-pub fn last_checkpoint(run_dir: &Path) -> Result<usize> {
+/// The highest epoch, at most `max_epoch`, whose checkpoint is complete (model, optimizer and
+/// scheduler files present, model readable) in a run folder. A checkpoint half-written when the
+/// process was killed is skipped in favour of the one before it.
+pub fn last_checkpoint(run_dir: &Path, max_epoch: usize) -> Result<usize> {
     let dir = run_dir.join("checkpoint");
     let entries = std::fs::read_dir(&dir).with_context(|| {
         format!(
@@ -343,8 +349,13 @@ pub fn last_checkpoint(run_dir: &Path) -> Result<usize> {
     epochs
         .into_iter()
         .rev()
-        .find(|&epoch| complete(epoch))
-        .with_context(|| format!("no complete checkpoint in '{}'", dir.display()))
+        .find(|&epoch| epoch <= max_epoch && complete(epoch))
+        .with_context(|| {
+            format!(
+                "nothing to resume in '{}': no epoch finished with its checkpoint; start the run again",
+                run_dir.display()
+            )
+        })
 }
 
 /// Reads a run folder back: its recipe and a model loaded with its trained weights on `device`.
