@@ -13,6 +13,13 @@ fn zoo(args: &[&str]) -> Output {
         .expect("the zoo binary runs")
 }
 
+/// Says why a test skips part of its work, on the real stderr (not captured by the test
+/// harness), so the reason shows in every test run.
+fn skip(reason: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr(), "SKIPPED: {reason}");
+}
+
 fn stdout(output: &Output) -> String {
     String::from_utf8_lossy(&output.stdout).into_owned()
 }
@@ -285,7 +292,7 @@ fn a_killed_run_resumes_and_finishes() {
     child.wait().unwrap();
     assert!(third.exists(), "the run never reached epoch 3");
     if run.join("summary.json").exists() {
-        println!("SKIPPED: the run finished before it could be killed");
+        skip("the run finished before it could be killed");
         return;
     }
     let output = zoo(&["train", "--plain", "--resume", run.to_str().unwrap()]);
@@ -308,7 +315,7 @@ fn dry_run_on_ndarray_and_wgpu_writes_a_summary() {
     let run = dir.path().join("wgpu");
     let output = train_mini(&run, &["--dry-run", "--backend", "wgpu"]);
     if stderr(&output).contains("no usable GPU adapter") {
-        println!("SKIPPED wgpu: {}", stderr(&output).trim());
+        skip(&format!("wgpu: {}", stderr(&output).trim()));
         return;
     }
     assert_ok(&output);
@@ -477,7 +484,7 @@ fn every_cnn_recipe_trains_a_few_batches_on_flex_and_wgpu() {
                 run.to_str().unwrap(),
             ]);
             if stderr(&output).contains("no usable GPU adapter") {
-                println!("SKIPPED wgpu: {}", stderr(&output).trim());
+                skip(&format!("wgpu: {}", stderr(&output).trim()));
                 wgpu_available = false;
                 continue;
             }

@@ -760,16 +760,21 @@ mod tests {
         assert_eq!(path, &folder.join("t10k-images-idx3-ubyte"));
     }
 
+    /// Says why a test skips, on the real stderr (the harness does not capture it).
+    fn skip(reason: &str) {
+        let _ = writeln!(std::io::stderr(), "SKIPPED: {reason}");
+    }
+
     /// The real Fashion-MNIST through `ZOO_DATA_DIR` (skipped when unset or missing).
     #[test]
     fn full_fashion_mnist_from_zoo_data_dir() {
         let Some(dir) = std::env::var_os("ZOO_DATA_DIR").filter(|d| !d.is_empty()) else {
-            eprintln!("skipped: ZOO_DATA_DIR is not set");
+            skip("ZOO_DATA_DIR is not set");
             return;
         };
         let dir = PathBuf::from(dir);
         if !dir.join("fashion-mnist").is_dir() {
-            eprintln!("skipped: {} has no fashion-mnist/ folder", dir.display());
+            skip(&format!("{} has no fashion-mnist/ folder", dir.display()));
             return;
         }
         let cache = tempfile::tempdir().unwrap();
@@ -785,7 +790,7 @@ mod tests {
     #[test]
     fn full_mnist_from_zoo_data_dir() {
         let Some(dir) = std::env::var_os("ZOO_DATA_DIR").filter(|d| !d.is_empty()) else {
-            eprintln!("skipped: ZOO_DATA_DIR is not set");
+            skip("ZOO_DATA_DIR is not set");
             return;
         };
         let dir = PathBuf::from(dir);
@@ -794,7 +799,7 @@ mod tests {
             .join("train-images-idx3-ubyte.gz")
             .is_file()
         {
-            eprintln!("skipped: {} has no mnist/ files", dir.display());
+            skip(&format!("{} has no mnist/ files", dir.display()));
             return;
         }
         let cache = tempfile::tempdir().unwrap();
