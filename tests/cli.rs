@@ -533,3 +533,58 @@ fn early_stopping_stops_and_restores_the_best_epoch() {
         "restored {restored} vs logged {logged}"
     );
 }
+
+#[test]
+fn eval_and_predict_work_for_cnn_runs_and_name_fashion_classes() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("cnn");
+    let output = zoo(&[
+        "train",
+        "cnn-mnist-mini",
+        "--plain",
+        "--epochs",
+        "1",
+        "--set",
+        "data.train_subset=256",
+        "--out",
+        run.to_str().unwrap(),
+    ]);
+    assert_ok(&output);
+    let test_accuracy = summary(&run)["metrics"]["test_accuracy"].as_f64().unwrap();
+    let output = zoo(&["eval", run.to_str().unwrap()]);
+    assert_ok(&output);
+    let expected = format!("test accuracy {:.2}%", 100.0 * test_accuracy);
+    assert!(
+        stdout(&output).contains(&expected),
+        "{} vs {expected}",
+        stdout(&output)
+    );
+
+    let image = dir.path().join("blank.png");
+    image::GrayImage::new(28, 28).save(&image).unwrap();
+    let output = zoo(&["predict", run.to_str().unwrap(), image.to_str().unwrap()]);
+    assert_ok(&output);
+    assert_eq!(
+        stdout(&output).lines().count(),
+        11,
+        "prediction + 10 digits: {}",
+        stdout(&output)
+    );
+
+    // The same 1x28x28, 10-class model read as a Fashion-MNIST run: clothing names.
+    let recipe = std::fs::read_to_string(run.join("recipe.toml")).unwrap();
+    std::fs::write(
+        run.join("recipe.toml"),
+        recipe.replace("\"mnist-mini\"", "\"fashion-mnist\""),
+    )
+    .unwrap();
+    let output = zoo(&["predict", run.to_str().unwrap(), image.to_str().unwrap()]);
+    assert_ok(&output);
+    for class in ["T-shirt/top", "Trouser", "Ankle boot"] {
+        assert!(
+            stdout(&output).contains(class),
+            "{class}: {}",
+            stdout(&output)
+        );
+    }
+}
