@@ -222,47 +222,37 @@ fn resume_continues_from_the_last_checkpoint() {
     for file in ["model-2.bpk", "optim-2.bpk", "scheduler-2.bpk"] {
         let _ = std::fs::remove_file(run.join("checkpoint").join(file));
     }
-    std::fs::remove_file(run.join("summary.json")).unwrap();
-    let output = zoo(&[
-        "train",
-        "--plain",
-        "--resume",
-        run.to_str().unwrap(),
-        "--epochs",
-        "3",
-    ]);
-    assert_ok(&output);
-    assert!(
-        stdout(&output).contains("resuming at epoch 2"),
-        "{}",
-        stdout(&output)
-    );
-    assert!(
-        !stdout(&output).contains("epoch 1/3 train"),
-        "epoch 1 must not be retrained"
-    );
-    check_summary(&run, "flex", 3);
+    resume_to(&run, 3, 2);
 
-    // Killed after epoch 3's checkpoint but before its metrics were written: resume from 2.
+    // Killed after epoch 3's checkpoint but before its metrics were written: resume from 3
+    // (after the checkpoint of epoch 2).
     let csv = std::fs::read_to_string(run.join("metrics.csv")).unwrap();
     let kept: Vec<&str> = csv.lines().filter(|l| !l.starts_with("3,")).collect();
     std::fs::write(run.join("metrics.csv"), kept.join("\n") + "\n").unwrap();
+    resume_to(&run, 4, 3);
+}
+
+/// Resumes `run` up to `epochs` epochs, checks that it restarted at epoch `from` and finished.
+fn resume_to(run: &Path, epochs: u64, from: u64) {
     std::fs::remove_file(run.join("summary.json")).unwrap();
+    let epochs_arg = epochs.to_string();
     let output = zoo(&[
         "train",
         "--plain",
         "--resume",
         run.to_str().unwrap(),
         "--epochs",
-        "4",
+        &epochs_arg,
     ]);
     assert_ok(&output);
+    let out = stdout(&output);
+    assert!(out.contains(&format!("resuming at epoch {from}")), "{out}");
+    let earlier = format!("epoch {}/{epochs} train", from - 1);
     assert!(
-        stdout(&output).contains("resuming at epoch 3"),
-        "{}",
-        stdout(&output)
+        !out.contains(&earlier),
+        "finished epochs must not be retrained: {out}"
     );
-    check_summary(&run, "flex", 4);
+    check_summary(run, "flex", epochs);
 }
 
 #[test]

@@ -235,14 +235,15 @@ mod tests {
     use std::sync::atomic::{AtomicUsize, Ordering};
     use std::sync::Arc;
 
-    /// The MNIST file table with the hashes of the embedded mini files.
-    fn mini_table() -> IdxFiles {
+    /// `kind`'s file table, with the SHA-256 of the given gzip files (canonical order: train
+    /// images, train labels, test images, test labels) in place of the real ones.
+    fn table_with_hashes_of(kind: ImageDatasetKind, files: [(&str, &[u8]); 4]) -> IdxFiles {
         let hash = |i: usize| -> &'static str {
-            let (name, gz) = MINI_MNIST_FILES[i];
+            let (name, gz) = files[i];
             let bytes = decode(gz, name).unwrap();
             Box::leak(sha256_hex(&bytes).into_boxed_str())
         };
-        let real = ImageDatasetKind::Mnist.files();
+        let real = kind.files();
         IdxFiles {
             train_images: IdxFile {
                 sha256: hash(0),
@@ -261,6 +262,11 @@ mod tests {
                 ..real.test_labels
             },
         }
+    }
+
+    /// The MNIST file table with the hashes of the embedded mini files.
+    fn mini_table() -> IdxFiles {
+        table_with_hashes_of(ImageDatasetKind::Mnist, MINI_MNIST_FILES)
     }
 
     fn source(
@@ -621,29 +627,11 @@ mod tests {
 
     /// The Fashion-MNIST file table with the hashes of `fake_fashion_files`.
     fn fake_fashion_table(files: &[(&'static str, Vec<u8>)]) -> IdxFiles {
-        let hash = |i: usize| -> &'static str {
-            let bytes = decode(&files[i].1, files[i].0).unwrap();
-            Box::leak(sha256_hex(&bytes).into_boxed_str())
-        };
-        let real = ImageDatasetKind::FashionMnist.files();
-        IdxFiles {
-            train_images: IdxFile {
-                sha256: hash(0),
-                ..real.train_images
-            },
-            train_labels: IdxFile {
-                sha256: hash(1),
-                ..real.train_labels
-            },
-            test_images: IdxFile {
-                sha256: hash(2),
-                ..real.test_images
-            },
-            test_labels: IdxFile {
-                sha256: hash(3),
-                ..real.test_labels
-            },
-        }
+        let file = |i: usize| (files[i].0, files[i].1.as_slice());
+        table_with_hashes_of(
+            ImageDatasetKind::FashionMnist,
+            [file(0), file(1), file(2), file(3)],
+        )
     }
 
     fn serve_fashion(files: &[(&'static str, Vec<u8>)]) -> (String, Arc<AtomicUsize>) {
