@@ -107,16 +107,12 @@ pub fn train(recipe: &Recipe, options: &RunOptions) -> Result<Summary> {
         recipe.training.epochs = 1;
     }
     let run_dir = prepare_run_dir(&recipe, options)?;
-    let resume_epoch = if options.resume {
-        // The metrics of an epoch are written just after its checkpoint: a run killed in
-        // between resumes from the last epoch that has both.
-        let recorded = History::load(&run_dir, None)
-            .ok()
-            .and_then(|h| h.epochs.last().map(|r| r.epoch))
-            .unwrap_or(0);
-        Some(last_checkpoint(&run_dir, recorded)?)
+    let patience = recipe.training.early_stopping_patience;
+    let (resume_epoch, history) = if options.resume {
+        let (epoch, history) = resume_point(&run_dir, patience)?;
+        (Some(epoch), history)
     } else {
-        None
+        (None, History::new(&run_dir, patience))
     };
     if let Some(epoch) = resume_epoch {
         if epoch >= recipe.training.epochs {
@@ -144,7 +140,7 @@ pub fn train(recipe: &Recipe, options: &RunOptions) -> Result<Summary> {
         &data,
         &device,
         &run_dir,
-        resume_epoch,
+        (resume_epoch, history),
         options.plain_progress,
     )?;
     let model = fit.model;
@@ -197,7 +193,7 @@ fn fit(
     data: &RunData,
     device: &Device,
     run_dir: &Path,
-    resume_epoch: Option<usize>,
+    (resume_epoch, history): (Option<usize>, History),
     plain: bool,
 ) -> Result<Fit> {
     let training = &recipe.training;
@@ -205,14 +201,6 @@ fn fit(
     let autodiff = device.clone().autodiff();
     let model = Classifier::new(&recipe.model, data.shape, &autodiff);
 
-    let history = match resume_epoch {
-        Some(epoch) => {
-            let mut history = History::load(run_dir, training.early_stopping_patience)?;
-            history.truncate_before(epoch + 1);
-            history
-        }
-        None => History::new(run_dir, training.early_stopping_patience),
-    };
     let history = Arc::new(Mutex::new(history));
     let recorder = EpochRecorder::new(history.clone());
     let report = Arc::new(Mutex::new(WatchReport::default()));
@@ -317,6 +305,18 @@ fn prepare_run_dir(recipe: &Recipe, options: &RunOptions) -> Result<PathBuf> {
     std::fs::create_dir_all(&dir)
         .with_context(|| format!("cannot create run folder '{}'", dir.display()))?;
     Ok(dir)
+}
+
+/// Where a run folder resumes, and its history up to there: the last epoch that has both its
+/// checkpoint and its metrics (burn-train writes an epoch's checkpoint just before the
+/// end-of-epoch hook records its metrics, so a run killed in between has one without the other).
+fn resume_point(run_dir: &Path, patience: Option<usize>) -> Result<(usize, History)> {
+    let mut history =
+        History::load(run_dir, patience).unwrap_or_else(|_| History::new(run_dir, patience));
+    let recorded = history.epochs.last().map_or(0, |r| r.epoch);
+    let epoch = last_checkpoint(run_dir, recorded)?;
+    history.truncate_before(epoch + 1);
+    Ok((epoch, history))
 }
 
 /// The highest epoch, at most `max_epoch`, whose checkpoint is complete (model, optimizer and
