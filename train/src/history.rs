@@ -10,6 +10,7 @@ use burn::train::metric::store::{Aggregate, EventStoreClient, Split};
 use burn::train::EarlyStoppingStrategy;
 
 use crate::plot;
+use crate::recipe::Monitor;
 
 /// Loss and accuracy (a fraction in `[0, 1]`) of one split after one epoch.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -40,16 +41,19 @@ pub struct History {
     pub epochs: Vec<EpochRecord>,
     run_dir: PathBuf,
     patience: Option<usize>,
+    monitor: Monitor,
     last_tick: Instant,
 }
 
 impl History {
-    /// An empty history writing into `run_dir`; `patience` enables early stopping.
-    pub fn new(run_dir: &Path, patience: Option<usize>) -> Self {
+    /// An empty history writing into `run_dir`; `patience` enables early stopping on the
+    /// `monitor`ed metric.
+    pub fn new(run_dir: &Path, patience: Option<usize>, monitor: Monitor) -> Self {
         Self {
             epochs: Vec::new(),
             run_dir: run_dir.to_path_buf(),
             patience,
+            monitor,
             last_tick: Instant::now(),
         }
     }
@@ -59,12 +63,16 @@ impl History {
         self.epochs.retain(|r| r.epoch < epoch);
     }
 
-    /// The epoch with the best validation accuracy (the first one on ties).
+    /// The epoch with the best monitored validation metric (the first one on ties).
     pub fn best(&self) -> Option<&EpochRecord> {
+        let score = |r: &EpochRecord| match self.monitor {
+            Monitor::ValidAccuracy => r.valid.accuracy,
+            Monitor::ValidLoss => -r.valid.loss,
+        };
         self.epochs
             .iter()
             .fold(None, |best: Option<&EpochRecord>, r| match best {
-                Some(b) if b.valid.accuracy >= r.valid.accuracy => Some(b),
+                Some(b) if score(b) >= score(r) => Some(b),
                 _ => Some(r),
             })
     }
@@ -77,7 +85,7 @@ impl History {
         plot::training_curves(&self.run_dir.join("curves.png"), &self.epochs)
     }
 
-    /// Whether the validation accuracy has not improved for `patience` epochs.
+    /// Whether the monitored metric has not improved for `patience` epochs.
     pub fn should_stop_early(&self) -> bool {
         match (self.patience, self.best(), self.epochs.last()) {
             (Some(patience), Some(best), Some(last)) => last.epoch >= best.epoch + patience,
@@ -86,11 +94,11 @@ impl History {
     }
 
     /// Reads a `metrics.csv` written by [`History::push`].
-    pub fn load(run_dir: &Path, patience: Option<usize>) -> Result<Self> {
+    pub fn load(run_dir: &Path, patience: Option<usize>, monitor: Monitor) -> Result<Self> {
         let path = run_dir.join("metrics.csv");
         let text = std::fs::read_to_string(&path)
             .with_context(|| format!("cannot read {}", path.display()))?;
-        let mut history = Self::new(run_dir, patience);
+        let mut history = Self::new(run_dir, patience, monitor);
         let rows: Vec<Vec<&str>> = text
             .lines()
             .skip(1)
@@ -211,7 +219,7 @@ mod tests {
     #[test]
     fn early_stopping_waits_patience_epochs_after_the_best() {
         let dir = tempfile::tempdir().unwrap();
-        let mut history = History::new(dir.path(), Some(2));
+        let mut history = History::new(dir.path(), Some(2), Monitor::ValidAccuracy);
         for (epoch, acc) in [(1, 0.5), (2, 0.7), (3, 0.69)] {
             history.push(record(epoch, acc)).unwrap();
             assert!(!history.should_stop_early(), "epoch {epoch}");
@@ -222,12 +230,34 @@ mod tests {
     }
 
     #[test]
+    fn the_loss_monitor_picks_the_lowest_validation_loss() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut history = History::new(dir.path(), Some(1), Monitor::ValidLoss);
+        let mut push = |epoch: usize, loss: f64, accuracy: f64| {
+            let m = SplitMetrics { loss, accuracy };
+            history
+                .push(EpochRecord {
+                    epoch,
+                    train: m,
+                    valid: m,
+                    seconds: 1.0,
+                })
+                .unwrap();
+        };
+        push(1, 0.5, 0.80);
+        push(2, 0.3, 0.79);
+        push(3, 0.4, 0.90);
+        assert_eq!(history.best().unwrap().epoch, 2);
+        assert!(history.should_stop_early());
+    }
+
+    #[test]
     fn csv_round_trips_and_plot_is_written() {
         let dir = tempfile::tempdir().unwrap();
-        let mut history = History::new(dir.path(), None);
+        let mut history = History::new(dir.path(), None, Monitor::ValidAccuracy);
         history.push(record(1, 0.5)).unwrap();
         history.push(record(2, 0.75)).unwrap();
-        let loaded = History::load(dir.path(), None).unwrap();
+        let loaded = History::load(dir.path(), None, Monitor::ValidAccuracy).unwrap();
         assert_eq!(loaded.epochs.len(), 2);
         assert_eq!(loaded.epochs[1].valid.accuracy, 0.75);
         assert_eq!(loaded.epochs[1].train.loss, 0.5);

@@ -20,6 +20,7 @@ pub mod cli;
 pub mod data;
 pub mod evaluate;
 pub mod history;
+pub mod max_norm;
 pub mod model;
 pub mod model_spec;
 pub mod optimizer;

@@ -7,7 +7,7 @@ use zoo_cnn::Cnn;
 use zoo_datasets::ImageBatch;
 use zoo_mlp::Mlp;
 
-use crate::recipe::ModelSpec;
+use crate::recipe::{ModelSpec, RegularizationSpec};
 
 /// The networks a classifier can wrap.
 #[derive(Module, Debug)]
@@ -18,11 +18,18 @@ pub enum Network {
     Cnn(Cnn),
 }
 
-/// An image classifier: images `[batch, channels, height, width]` to class logits.
+/// An image classifier: images `[batch, channels, height, width]` to class logits, with the
+/// loss-side regularizers of its recipe (used only by the training step).
 #[derive(Module, Debug)]
 pub struct Classifier {
     /// The wrapped network.
     pub network: Network,
+    /// L1 penalty coefficient on the weights.
+    pub l1: f64,
+    /// Explicit L2 penalty coefficient on the weights (`l2 / 2 * sum w^2`).
+    pub l2: f64,
+    /// Label smoothing of the training loss.
+    pub label_smoothing: f64,
 }
 
 /// The shape of the images a classifier reads and the number of classes it predicts.
@@ -46,7 +53,42 @@ impl Classifier {
             (None, Some(cnn)) => Network::Cnn(cnn.init(device)),
             (None, None) => unreachable!("every model spec is an MLP or a CNN"),
         };
-        Self { network }
+        Self {
+            network,
+            l1: 0.0,
+            l2: 0.0,
+            label_smoothing: 0.0,
+        }
+    }
+
+    /// Sets the penalties and label smoothing of the training loss.
+    pub fn with_regularization(self, spec: &RegularizationSpec) -> Self {
+        Self {
+            l1: spec.l1,
+            l2: spec.l2,
+            label_smoothing: spec.label_smoothing,
+            ..self
+        }
+    }
+
+    /// The weight penalty `l1 * sum |w| + l2 / 2 * sum w^2` over weight matrices and kernels
+    /// (biases and normalization excluded), or `None` when both coefficients are 0.
+    pub fn weight_penalty(&self) -> Option<Tensor<1>> {
+        if self.l1 == 0.0 && self.l2 == 0.0 {
+            return None;
+        }
+        let weights = match &self.network {
+            Network::Mlp(mlp) => mlp.weights(),
+            Network::Cnn(cnn) => cnn.weights(),
+        };
+        weights
+            .into_iter()
+            .map(|w| {
+                let l1 = w.clone().abs().sum().mul_scalar(self.l1); // [1]
+                let l2 = w.square().sum().mul_scalar(self.l2 / 2.0); // [1]
+                l1 + l2
+            })
+            .reduce(|a, b| a + b)
     }
 
     /// Class logits: `[batch, channels, height, width] -> [batch, classes]`.
@@ -57,10 +99,16 @@ impl Classifier {
         }
     }
 
-    /// Logits, cross-entropy loss and targets for one batch.
+    /// Logits, cross-entropy loss and targets for one batch (no smoothing, no penalty: the
+    /// figures reported for validation and test).
     pub fn forward_classification(&self, batch: ImageBatch) -> ClassificationOutput {
+        self.classify(batch, None)
+    }
+
+    fn classify(&self, batch: ImageBatch, smoothing: Option<f32>) -> ClassificationOutput {
         let logits = self.forward(batch.images); // [batch, classes]
         let loss = CrossEntropyLossConfig::new()
+            .with_smoothing(smoothing)
             .init(&logits.device())
             .forward(logits.clone(), batch.targets.clone()); // [1]
         ClassificationOutput::new(loss, logits, batch.targets)
@@ -71,9 +119,16 @@ impl TrainStep for Classifier {
     type Input = ImageBatch;
     type Output = ClassificationOutput;
 
+    /// The reported loss is the (smoothed) cross-entropy; the weight penalty is added to what
+    /// is differentiated only, so runs with and without penalties report comparable losses.
     fn step(&self, batch: ImageBatch) -> TrainOutput<ClassificationOutput> {
-        let item = self.forward_classification(batch);
-        TrainOutput::new(self, item.loss.backward(), item)
+        let smoothing = (self.label_smoothing > 0.0).then_some(self.label_smoothing as f32);
+        let item = self.classify(batch, smoothing);
+        let objective = match self.weight_penalty() {
+            Some(penalty) => item.loss.clone() + penalty,
+            None => item.loss.clone(),
+        };
+        TrainOutput::new(self, objective.backward(), item)
     }
 }
 

@@ -5,31 +5,50 @@ use burn::lr_scheduler::cosine::CosineAnnealingLrSchedulerConfig;
 use burn::lr_scheduler::module_lr_scheduler::ModuleLrScheduler;
 use burn::optim::decay::WeightDecayConfig;
 use burn::optim::momentum::MomentumConfig;
-use burn::optim::{AdamConfig, AdamWConfig, ModuleOptimizer, SgdConfig};
+use burn::optim::{AdamConfig, AdamWConfig, ModuleOptimizer, Optimizer, SgdConfig};
+
+use crate::max_norm::MaxNorm;
 
 use crate::recipe::{OptimizerKind, OptimizerSpec, Schedule};
 
-/// Builds the optimizer a recipe names (the learning rate is applied by the scheduler).
-pub fn build(spec: &OptimizerSpec) -> ModuleOptimizer {
+/// Builds the optimizer a recipe names (the learning rate is applied by the scheduler), wrapped
+/// in the max-norm constraint when `max_norm` is set.
+pub fn build(spec: &OptimizerSpec, max_norm: Option<f64>) -> ModuleOptimizer {
     let decay = (spec.weight_decay > 0.0).then(|| WeightDecayConfig::new(spec.weight_decay as f32));
     match spec.kind {
         // PyTorch's epsilon, so results compare with the reference scripts.
-        OptimizerKind::Adam => AdamConfig::new()
-            .with_epsilon(1e-8)
-            .with_weight_decay(decay)
-            .init(),
-        OptimizerKind::Adamw => AdamWConfig::new()
-            .with_epsilon(1e-8)
-            .with_weight_decay(spec.weight_decay as f32)
-            .init(),
-        OptimizerKind::Sgd => SgdConfig::new()
-            .with_weight_decay(decay)
-            .with_momentum((spec.momentum > 0.0).then(|| {
-                MomentumConfig::new()
-                    .with_momentum(spec.momentum)
-                    .with_dampening(0.0)
-            }))
-            .init(),
+        OptimizerKind::Adam => constrained(
+            AdamConfig::new()
+                .with_epsilon(1e-8)
+                .with_weight_decay(decay)
+                .build(),
+            max_norm,
+        ),
+        OptimizerKind::Adamw => constrained(
+            AdamWConfig::new()
+                .with_epsilon(1e-8)
+                .with_weight_decay(spec.weight_decay as f32)
+                .build(),
+            max_norm,
+        ),
+        OptimizerKind::Sgd => constrained(
+            SgdConfig::new()
+                .with_weight_decay(decay)
+                .with_momentum((spec.momentum > 0.0).then(|| {
+                    MomentumConfig::new()
+                        .with_momentum(spec.momentum)
+                        .with_dampening(0.0)
+                }))
+                .build(),
+            max_norm,
+        ),
+    }
+}
+
+fn constrained<O: Optimizer>(optimizer: O, max_norm: Option<f64>) -> ModuleOptimizer {
+    match max_norm {
+        Some(max) => MaxNorm::new(optimizer, max).into(),
+        None => optimizer.into(),
     }
 }
 

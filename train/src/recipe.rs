@@ -51,6 +51,33 @@ pub struct Recipe {
     pub optimizer: OptimizerSpec,
     /// Budget, batch size, seed, early stopping.
     pub training: TrainingSpec,
+    /// Weight penalties, max-norm and label smoothing (all off by default).
+    #[serde(default, skip_serializing_if = "RegularizationSpec::is_off")]
+    pub regularization: RegularizationSpec,
+}
+
+/// Regularizers applied by the training step and the optimizer. Dropout lives in `[model]`,
+/// weight decay in `[optimizer]`, augmentation in `[data.augment]`, early stopping in
+/// `[training]`.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct RegularizationSpec {
+    /// L1 penalty `l1 * sum |w|` on weight matrices and kernels (not biases or norms), >= 0.
+    pub l1: f64,
+    /// Explicit L2 penalty `l2 / 2 * sum w^2` on the same weights, >= 0 (its gradient is
+    /// `l2 * w`, the coupled weight decay of the same strength).
+    pub l2: f64,
+    /// Max-norm: each unit's incoming weight vector is kept at norm <= this after every step.
+    pub max_norm: Option<f64>,
+    /// Label smoothing of the training cross-entropy, in `[0, 1)`.
+    pub label_smoothing: f64,
+}
+
+impl RegularizationSpec {
+    /// Whether every regularizer of this table is off.
+    pub fn is_off(&self) -> bool {
+        *self == Self::default()
+    }
 }
 
 /// The dataset and how the training set is split.
@@ -131,10 +158,24 @@ pub struct TrainingSpec {
     /// Seed for weights, shuffling, dropout and the validation split.
     #[serde(default)]
     pub seed: u64,
-    /// Stop when the validation accuracy has not improved for this many epochs, and keep the
-    /// best epoch's weights. Off when absent.
+    /// Stop when the monitored validation metric has not improved for this many epochs, and
+    /// keep the best epoch's weights. Off when absent.
     #[serde(default)]
     pub early_stopping_patience: Option<usize>,
+    /// What "best epoch" means: `valid-accuracy` (default, higher is better) or `valid-loss`.
+    #[serde(default)]
+    pub monitor: Monitor,
+}
+
+/// The validation metric that picks the best epoch (for early stopping and `best_epoch`).
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum Monitor {
+    /// Validation accuracy, higher is better.
+    #[default]
+    ValidAccuracy,
+    /// Validation loss, lower is better.
+    ValidLoss,
 }
 
 impl Recipe {
@@ -207,6 +248,18 @@ impl Recipe {
                 self.optimizer.weight_decay
             );
         }
+        let reg = &self.regularization;
+        for (key, value) in [("regularization.l1", reg.l1), ("regularization.l2", reg.l2)] {
+            if !(value >= 0.0 && value.is_finite()) {
+                bail!("key '{key}': must be >= 0, got {value}");
+            }
+        }
+        if let Some(max) = reg.max_norm {
+            if !(max > 0.0 && max.is_finite()) {
+                bail!("key 'regularization.max_norm': must be > 0, got {max}");
+            }
+        }
+        check_probability("regularization.label_smoothing", reg.label_smoothing)?;
         if self.training.epochs == 0 {
             bail!("key 'training.epochs': must be >= 1");
         }

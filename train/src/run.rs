@@ -25,7 +25,7 @@ use crate::history::{write_atomically, EpochRecorder, History};
 use crate::model::Classifier;
 use crate::optimizer;
 use crate::progress::{self, WatchReport};
-use crate::recipe::Recipe;
+use crate::recipe::{Monitor, Recipe};
 
 /// How to run a recipe (everything that is not part of the recipe itself).
 #[derive(Clone, Debug, Default)]
@@ -107,12 +107,15 @@ pub fn train(recipe: &Recipe, options: &RunOptions) -> Result<Summary> {
         recipe.training.epochs = 1;
     }
     let run_dir = prepare_run_dir(&recipe, options)?;
-    let patience = recipe.training.early_stopping_patience;
+    let (patience, monitor) = (
+        recipe.training.early_stopping_patience,
+        recipe.training.monitor,
+    );
     let (resume_epoch, history) = if options.resume {
-        let (epoch, history) = resume_point(&run_dir, patience)?;
+        let (epoch, history) = resume_point(&run_dir, patience, monitor)?;
         (Some(epoch), history)
     } else {
-        (None, History::new(&run_dir, patience))
+        (None, History::new(&run_dir, patience, monitor))
     };
     if let Some(epoch) = resume_epoch {
         if epoch >= recipe.training.epochs {
@@ -199,7 +202,8 @@ fn fit(
     let training = &recipe.training;
     device.seed(training.seed);
     let autodiff = device.clone().autodiff();
-    let model = Classifier::new(&recipe.model, data.shape, &autodiff);
+    let model = Classifier::new(&recipe.model, data.shape, &autodiff)
+        .with_regularization(&recipe.regularization);
 
     let history = Arc::new(Mutex::new(history));
     let recorder = EpochRecorder::new(history.clone());
@@ -216,15 +220,24 @@ fn fit(
     let valid_loader = DataLoaderBuilder::new(ImageBatcher::new(data.kind))
         .batch_size(training.batch_size)
         .build(data.valid.clone());
-    // Keep the last two epochs (for --resume) and the best one by validation accuracy.
-    let checkpoints = ComposedCheckpointingStrategy::builder()
-        .add(KeepLastNCheckpoints::new(2))
-        .add(MetricCheckpointingStrategy::new(
+    // Keep the last two epochs (for --resume) and the best one by the monitored metric.
+    let best = match training.monitor {
+        Monitor::ValidAccuracy => MetricCheckpointingStrategy::new(
             &AccuracyMetric::new(),
             Aggregate::Mean,
             Direction::Highest,
             Split::Valid,
-        ))
+        ),
+        Monitor::ValidLoss => MetricCheckpointingStrategy::new(
+            &LossMetric::new(),
+            Aggregate::Mean,
+            Direction::Lowest,
+            Split::Valid,
+        ),
+    };
+    let checkpoints = ComposedCheckpointingStrategy::builder()
+        .add(KeepLastNCheckpoints::new(2))
+        .add(best)
         .build();
     let mut supervised = SupervisedTraining::new(run_dir, train_loader, valid_loader)
         .metrics((AccuracyMetric::new(), LossMetric::new()))
@@ -245,7 +258,7 @@ fn fit(
     let start = Instant::now();
     let result = supervised.launch(Learner::new(
         model,
-        optimizer::build(&recipe.optimizer),
+        optimizer::build(&recipe.optimizer, recipe.regularization.max_norm),
         schedule,
     ));
     let seconds = start.elapsed().as_secs_f64();
@@ -310,9 +323,13 @@ fn prepare_run_dir(recipe: &Recipe, options: &RunOptions) -> Result<PathBuf> {
 /// Where a run folder resumes, and its history up to there: the last epoch that has both its
 /// checkpoint and its metrics (burn-train writes an epoch's checkpoint just before the
 /// end-of-epoch hook records its metrics, so a run killed in between has one without the other).
-fn resume_point(run_dir: &Path, patience: Option<usize>) -> Result<(usize, History)> {
-    let mut history =
-        History::load(run_dir, patience).unwrap_or_else(|_| History::new(run_dir, patience));
+fn resume_point(
+    run_dir: &Path,
+    patience: Option<usize>,
+    monitor: Monitor,
+) -> Result<(usize, History)> {
+    let mut history = History::load(run_dir, patience, monitor)
+        .unwrap_or_else(|_| History::new(run_dir, patience, monitor));
     let recorded = history.epochs.last().map_or(0, |r| r.epoch);
     let epoch = last_checkpoint(run_dir, recorded)?;
     history.truncate_before(epoch + 1);

@@ -114,6 +114,16 @@ impl CnnConfig {
 }
 
 impl Cnn {
+    /// Every convolution kernel and dense weight matrix, flattened, input side first: what
+    /// weight penalties (L1, L2) act on. Biases and batch-norm parameters are not included.
+    pub fn weights(&self) -> Vec<Tensor<1>> {
+        let kernels = self
+            .blocks
+            .iter()
+            .map(|b| b.conv.weight.val().flatten(0, 3)); // [out * in * k * k]
+        kernels.chain(self.head.weights()).collect()
+    }
+
     /// Logits: `[batch, channels, height, width] -> [batch, num_classes]`.
     pub fn forward(&self, images: Tensor<4>) -> Tensor<2> {
         let features = self.blocks.iter().fold(images, |x, block| block.forward(x)); // [batch, c, h, w]
@@ -173,6 +183,13 @@ mod tests {
         // num_params also counts the 384 batch-norm running means and variances.
         assert_eq!(config.init(&Device::flex()).num_params(), 871_018 + 384);
         assert_eq!(logits(&config, 4), [4, 10]);
+    }
+
+    #[test]
+    fn weights_are_kernels_and_dense_matrices() {
+        let cnn = CnnConfig::classic().init(&Device::flex());
+        let sizes: Vec<usize> = cnn.weights().iter().map(|w| w.dims()[0]).collect();
+        assert_eq!(sizes, vec![32 * 9, 64 * 32 * 9, 9216 * 128, 128 * 10]);
     }
 
     #[test]

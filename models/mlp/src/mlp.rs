@@ -106,6 +106,17 @@ impl HiddenLayer {
 }
 
 impl Mlp {
+    /// Every weight matrix, flattened, input side first: what weight penalties (L1, L2) act on.
+    /// Biases and batch-norm parameters are not included.
+    pub fn weights(&self) -> Vec<Tensor<1>> {
+        self.hidden
+            .iter()
+            .map(|layer| &layer.linear)
+            .chain([&self.output])
+            .map(|linear| linear.weight.val().flatten(0, 1)) // [in * out]
+            .collect()
+    }
+
     /// Logits for a batch of feature vectors: `[batch, input_size] -> [batch, output_size]`.
     pub fn forward(&self, input: Tensor<2>) -> Tensor<2> {
         let x = self.input_dropout.forward(input); // [batch, input_size]
@@ -178,6 +189,18 @@ mod tests {
         let a = mlp.forward(x.clone()).into_data();
         let b = mlp.forward(x).into_data();
         assert_eq!(a, b, "inference must be deterministic");
+    }
+
+    #[test]
+    fn weights_are_the_linear_matrices_only() {
+        let mlp = MlpConfig::new()
+            .with_input_size(6)
+            .with_hidden(vec![5, 4])
+            .with_output_size(3)
+            .with_batch_norm(true)
+            .init(&Device::flex());
+        let sizes: Vec<usize> = mlp.weights().iter().map(|w| w.dims()[0]).collect();
+        assert_eq!(sizes, vec![6 * 5, 5 * 4, 4 * 3]);
     }
 
     #[test]
