@@ -92,7 +92,7 @@ mod tests {
             &device,
         );
         let p = project(w, 2.0);
-        let values: Vec<f32> = p.into_data().to_vec().unwrap();
+        let values: Vec<f32> = p.into_data().try_to_vec::<f32>().unwrap();
         let expected = [1.2f32, 0.1, 1.6, 0.0, 0.0, 0.0];
         for (a, b) in values.iter().zip(expected) {
             assert!((a - b).abs() < 1e-5, "{values:?}");
