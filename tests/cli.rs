@@ -578,3 +578,63 @@ fn eval_and_predict_work_for_cnn_runs_and_name_fashion_classes() {
         );
     }
 }
+
+#[test]
+fn regularization_study_writes_results_report_and_curves_for_every_variant() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("study");
+    let args = [
+        "study",
+        "regularization",
+        "mlp-mnist-mini",
+        "--epochs",
+        "2",
+        "--seeds",
+        "1",
+        "--out",
+        out.to_str().unwrap(),
+    ];
+    let output = zoo(&args);
+    assert_ok(&output);
+    let variants = [
+        "none",
+        "l1",
+        "l2",
+        "dropout",
+        "maxnorm",
+        "early-stop",
+        "augment",
+        "dropout+maxnorm",
+    ];
+    let csv = std::fs::read_to_string(out.join("results.csv")).unwrap();
+    assert_eq!(csv.lines().count(), 1 + variants.len(), "{csv}");
+    let report = std::fs::read_to_string(out.join("report.md")).unwrap();
+    for v in variants {
+        assert!(
+            csv.lines().any(|l| l.starts_with(&format!("{v},42,"))),
+            "{v} missing: {csv}"
+        );
+        assert!(
+            report.contains(&format!("| {v} |")),
+            "{v} missing from report.md"
+        );
+    }
+    assert!(report.contains("## Reading"));
+    assert_eq!(
+        &std::fs::read(out.join("curves.png")).unwrap()[1..4],
+        b"PNG"
+    );
+
+    // Running it again reuses the finished runs instead of training them again.
+    let again = zoo(&args);
+    assert_ok(&again);
+    assert!(
+        !stdout(&again).contains("epoch 1/2 train"),
+        "{}",
+        stdout(&again)
+    );
+    assert_eq!(
+        std::fs::read_to_string(out.join("results.csv")).unwrap(),
+        csv
+    );
+}

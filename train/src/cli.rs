@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use crate::data::{dataset_kind, load_splits};
 use crate::evaluate::{evaluate, probabilities};
 use crate::recipe::BUILTIN_RECIPES;
+use crate::study::{regularization_study, StudyOptions, Variant};
 use crate::{load_run, train, Backend, Recipe, RunOptions, Summary};
 use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
@@ -40,6 +41,9 @@ enum Command {
         #[command(flatten)]
         common: CommonArgs,
     },
+    /// Run an experiment over many trainings of one recipe.
+    #[command(subcommand)]
+    Study(StudyCommand),
     /// Classify an image file (PNG or JPEG, any size) with a finished run's model.
     Predict {
         /// The run folder printed by `zoo train`.
@@ -50,6 +54,45 @@ enum Command {
         #[arg(long, value_enum, default_value_t = Backend::Flex)]
         backend: Backend,
     },
+}
+
+#[derive(Subcommand)]
+enum StudyCommand {
+    /// Train the recipe once per regularizer (and seed) with the same budget, then compare:
+    /// results.csv, report.md (mean ± std, the reading) and curves.png in the study folder.
+    /// Finished runs are kept: running the same command again continues an interrupted study.
+    Regularization(RegularizationArgs),
+}
+
+#[derive(Args)]
+struct RegularizationArgs {
+    /// A built-in recipe name or a recipe .toml file: the base every variant starts from
+    /// (with all its own regularization removed).
+    recipe: String,
+    /// Comma-separated variants: none, l1, l2, weight-decay, dropout, maxnorm, early-stop,
+    /// augment, label-smoothing, dropout+maxnorm.
+    #[arg(
+        long,
+        default_value = "none,l1,l2,dropout,maxnorm,early-stop,augment,dropout+maxnorm"
+    )]
+    variants: String,
+    /// Epochs per run (overrides training.epochs).
+    #[arg(long)]
+    epochs: Option<usize>,
+    /// Seeds per variant (the recipe's seed, +1, ...).
+    #[arg(long, default_value_t = 1)]
+    seeds: usize,
+    /// Train on only this many images, to make overfitting visible (e.g. 5000).
+    #[arg(long, value_name = "N")]
+    train_subset: Option<usize>,
+    /// Override any key of the base recipe, e.g. --set model.hidden=[1024,1024] (repeatable).
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    set: Vec<String>,
+    /// The study folder; default studies/<recipe>-regularization-<date>-<time>.
+    #[arg(long, value_name = "DIR")]
+    out: Option<PathBuf>,
+    #[command(flatten)]
+    common: CommonArgs,
 }
 
 #[derive(Args)]
@@ -144,6 +187,7 @@ fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::Train(args) => train_command(args),
+        Command::Study(StudyCommand::Regularization(args)) => regularization_command(args),
         Command::Eval { run_dir, common } => {
             let device = common.backend.device()?;
             let (recipe, model) = load_run(&run_dir, &device)?;
@@ -225,6 +269,37 @@ fn train_command(args: TrainArgs) -> Result<()> {
     };
     let summary = train(&recipe, &options)?;
     print_summary(&summary);
+    Ok(())
+}
+
+fn regularization_command(args: RegularizationArgs) -> Result<()> {
+    let mut overrides = args.set;
+    if let Some(v) = args.epochs {
+        overrides.push(format!("training.epochs={v}"));
+    }
+    if let Some(v) = args.train_subset {
+        overrides.push(format!("data.train_subset={v}"));
+    }
+    let base = Recipe::load(&args.recipe, &overrides)?;
+    let variants = Variant::parse_list(&args.variants)?;
+    let out = args.out.unwrap_or_else(|| {
+        let stamp = chrono::Local::now().format("%Y%m%d-%H%M%S");
+        PathBuf::from("studies").join(format!("{}-regularization-{stamp}", base.name))
+    });
+    let options = StudyOptions {
+        variants,
+        seeds: args.seeds,
+        out: out.clone(),
+        run: RunOptions {
+            backend: args.common.backend,
+            data_dir: args.common.data_dir,
+            plain_progress: true,
+            ..Default::default()
+        },
+    };
+    regularization_study(&base, &options)?;
+    print!("{}", std::fs::read_to_string(out.join("report.md"))?);
+    println!("study folder: {}", out.display());
     Ok(())
 }
 

@@ -29,6 +29,7 @@ pub mod predict;
 pub mod progress;
 pub mod recipe;
 pub mod run;
+pub mod study;
 
 pub use backend::Backend;
 pub use recipe::Recipe;

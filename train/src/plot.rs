@@ -68,7 +68,14 @@ where
     chart
         .configure_mesh()
         .x_desc(x_label)
-        .x_label_formatter(&|x| format!("{x:.0}"))
+        // Epochs are whole numbers: label only the integer ticks.
+        .x_label_formatter(&|x| {
+            if (x - x.round()).abs() < 1e-9 {
+                format!("{x:.0}")
+            } else {
+                String::new()
+            }
+        })
         .y_desc(y_label)
         .label_style((FONT, 13))
         .draw()
@@ -106,50 +113,74 @@ where
     Ok(())
 }
 
-/// `curves.png`: loss (left) and accuracy (right) per epoch, train vs valid.
-pub fn training_curves(path: &Path, epochs: &[EpochRecord]) -> Result<()> {
+/// One chart: a title, axis labels and its lines.
+pub struct Panel<'a> {
+    /// Title above the chart.
+    pub title: &'a str,
+    /// X axis label.
+    pub x_label: &'a str,
+    /// Y axis label.
+    pub y_label: &'a str,
+    /// The lines.
+    pub series: Vec<Series<'a>>,
+}
+
+/// Draws `panels` side by side (550x420 pixels each) into a PNG, written atomically.
+pub fn panels(path: &Path, panels: &[Panel]) -> Result<()> {
     ensure_font();
     let tmp = path.with_extension("tmp.png");
     {
-        let root = BitMapBackend::new(&tmp, (1100, 420)).into_drawing_area();
+        let width = 550 * panels.len().max(1) as u32;
+        let root = BitMapBackend::new(&tmp, (width, 420)).into_drawing_area();
         root.fill(&WHITE).map_err(|e| anyhow!("plot: {e}"))?;
-        let (left, right) = root.split_horizontally(550);
-        let pick = |f: &dyn Fn(&EpochRecord) -> f64| -> Vec<(f64, f64)> {
-            epochs.iter().map(|r| (r.epoch as f64, f(r))).collect()
-        };
-        draw_panel(
-            &left,
-            "loss",
-            "epoch",
-            "cross-entropy",
-            &[
-                Series {
-                    label: "train",
-                    points: pick(&|r| r.train.loss),
-                },
-                Series {
-                    label: "valid",
-                    points: pick(&|r| r.valid.loss),
-                },
-            ],
-        )?;
-        draw_panel(
-            &right,
-            "accuracy",
-            "epoch",
-            "accuracy (%)",
-            &[
-                Series {
-                    label: "train",
-                    points: pick(&|r| 100.0 * r.train.accuracy),
-                },
-                Series {
-                    label: "valid",
-                    points: pick(&|r| 100.0 * r.valid.accuracy),
-                },
-            ],
-        )?;
+        for (area, panel) in root
+            .split_evenly((1, panels.len().max(1)))
+            .iter()
+            .zip(panels)
+        {
+            draw_panel(
+                area,
+                panel.title,
+                panel.x_label,
+                panel.y_label,
+                &panel.series,
+            )?;
+        }
         root.present().map_err(|e| anyhow!("plot: {e}"))?;
     }
     std::fs::rename(&tmp, path).map_err(|e| anyhow!("cannot write {}: {e}", path.display()))
+}
+
+/// `curves.png`: loss (left) and accuracy (right) per epoch, train vs valid.
+pub fn training_curves(path: &Path, epochs: &[EpochRecord]) -> Result<()> {
+    let pick = |f: &dyn Fn(&EpochRecord) -> f64| -> Vec<(f64, f64)> {
+        epochs.iter().map(|r| (r.epoch as f64, f(r))).collect()
+    };
+    let split = |label, f: &dyn Fn(&EpochRecord) -> f64| Series {
+        label,
+        points: pick(f),
+    };
+    panels(
+        path,
+        &[
+            Panel {
+                title: "loss",
+                x_label: "epoch",
+                y_label: "cross-entropy",
+                series: vec![
+                    split("train", &|r| r.train.loss),
+                    split("valid", &|r| r.valid.loss),
+                ],
+            },
+            Panel {
+                title: "accuracy",
+                x_label: "epoch",
+                y_label: "accuracy (%)",
+                series: vec![
+                    split("train", &|r| 100.0 * r.train.accuracy),
+                    split("valid", &|r| 100.0 * r.valid.accuracy),
+                ],
+            },
+        ],
+    )
 }
