@@ -266,6 +266,7 @@ fn train_command(args: TrainArgs) -> Result<()> {
         resume: args.resume.is_some(),
         dry_run: args.dry_run,
         plain_progress: args.plain,
+        ..Default::default()
     };
     let summary = train(&recipe, &options)?;
     print_summary(&summary);
@@ -309,7 +310,7 @@ fn print_summary(s: &Summary) {
         "{} on {}: test accuracy {:.2}% (valid {:.2}%, train {:.2}%), best epoch {} of {}, {:.1} s, {:.0} train images/s",
         s.recipe,
         s.backend,
-        100.0 * m.test_accuracy,
+        100.0 * m.test_accuracy.unwrap_or(f64::NAN),
         100.0 * m.valid_accuracy,
         100.0 * m.train_accuracy,
         s.best_epoch,

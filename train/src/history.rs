@@ -154,14 +154,19 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
 pub struct EpochRecorder {
     history: Arc<Mutex<History>>,
     error: Arc<Mutex<Option<anyhow::Error>>>,
+    after_epoch: Option<AfterEpoch>,
 }
 
+/// Called with every recorded epoch; `true` stops training after it.
+pub type AfterEpoch = Arc<dyn Fn(&EpochRecord) -> bool + Send + Sync>;
+
 impl EpochRecorder {
-    /// A recorder feeding `history`.
-    pub fn new(history: Arc<Mutex<History>>) -> Self {
+    /// A recorder feeding `history`, asking `after_epoch` (if any) whether to stop.
+    pub fn new(history: Arc<Mutex<History>>, after_epoch: Option<AfterEpoch>) -> Self {
         Self {
             history,
             error: Arc::new(Mutex::new(None)),
+            after_epoch,
         }
     }
 
@@ -195,7 +200,8 @@ impl EarlyStoppingStrategy for EpochRecorder {
             self.error.lock().expect("recorder lock").get_or_insert(err);
             return true;
         }
-        history.should_stop_early()
+        let stop_asked = self.after_epoch.as_ref().is_some_and(|f| f(&record));
+        history.should_stop_early() || stop_asked
     }
 }
 

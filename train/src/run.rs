@@ -21,7 +21,7 @@ use zoo_datasets::ImageBatcher;
 use crate::backend::{smoke_test, Backend};
 use crate::data::{prepare, RunData};
 use crate::evaluate::evaluate;
-use crate::history::{write_atomically, EpochRecorder, History};
+use crate::history::{write_atomically, AfterEpoch, EpochRecorder, History};
 use crate::model::Classifier;
 use crate::optimizer;
 use crate::progress::{self, WatchReport};
@@ -42,6 +42,21 @@ pub struct RunOptions {
     pub dry_run: bool,
     /// Plain progress lines even in a terminal (no TUI).
     pub plain_progress: bool,
+    /// Do not read the test set (hyperparameter search trials).
+    pub skip_test: bool,
+    /// Called after every epoch with its figures; returning `true` stops the run there (the
+    /// search's pruning).
+    pub after_epoch: Option<EpochCallback>,
+}
+
+/// A shared `after_epoch` hook: see [`RunOptions::after_epoch`].
+#[derive(Clone)]
+pub struct EpochCallback(pub AfterEpoch);
+
+impl std::fmt::Debug for EpochCallback {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("EpochCallback")
+    }
 }
 
 /// The final figures of a run, written to `summary.json`.
@@ -80,10 +95,12 @@ pub struct SummaryMetrics {
     pub valid_accuracy: f64,
     /// Mean loss on the validation split.
     pub valid_loss: f64,
-    /// On the test set.
-    pub test_accuracy: f64,
-    /// Mean loss on the test set.
-    pub test_loss: f64,
+    /// On the test set (absent when the run was told not to read it, as in a search).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub test_accuracy: Option<f64>,
+    /// Mean loss on the test set (absent likewise).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub test_loss: Option<f64>,
 }
 
 /// File names inside a run folder.
@@ -144,14 +161,15 @@ pub fn train(recipe: &Recipe, options: &RunOptions) -> Result<Summary> {
         &device,
         &run_dir,
         (resume_epoch, history),
-        options.plain_progress,
+        options,
     )?;
     let model = fit.model;
 
     let batch = recipe.training.batch_size.max(256);
     let train_eval = evaluate(&model, &data.train, data.kind, batch, &device);
     let valid_eval = evaluate(&model, &data.valid, data.kind, batch, &device);
-    let test_eval = evaluate(&model, &data.test, data.kind, batch, &device);
+    let test_eval =
+        (!options.skip_test).then(|| evaluate(&model, &data.test, data.kind, batch, &device));
     model
         .clone()
         .into_record()
@@ -172,8 +190,8 @@ pub fn train(recipe: &Recipe, options: &RunOptions) -> Result<Summary> {
             train_loss: train_eval.loss,
             valid_accuracy: valid_eval.accuracy,
             valid_loss: valid_eval.loss,
-            test_accuracy: test_eval.accuracy,
-            test_loss: test_eval.loss,
+            test_accuracy: test_eval.map(|e| e.accuracy),
+            test_loss: test_eval.map(|e| e.loss),
         },
         run_dir: run_dir.clone(),
     };
@@ -197,8 +215,10 @@ fn fit(
     device: &Device,
     run_dir: &Path,
     (resume_epoch, history): (Option<usize>, History),
-    plain: bool,
+    options: &RunOptions,
 ) -> Result<Fit> {
+    let plain = options.plain_progress;
+    let after_epoch = options.after_epoch.as_ref().map(|c| c.0.clone());
     let training = &recipe.training;
     device.seed(training.seed);
     let autodiff = device.clone().autodiff();
@@ -206,7 +226,7 @@ fn fit(
         .with_regularization(&recipe.regularization);
 
     let history = Arc::new(Mutex::new(history));
-    let recorder = EpochRecorder::new(history.clone());
+    let recorder = EpochRecorder::new(history.clone(), after_epoch);
     let report = Arc::new(Mutex::new(WatchReport::default()));
 
     // Augmentation draws from its own seeded stream; a resumed run continues with a new one.
