@@ -2,10 +2,14 @@
 
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use crate::data::{dataset_kind, load_splits};
 use crate::evaluate::{evaluate, probabilities};
 use crate::recipe::BUILTIN_RECIPES;
+use crate::search::report::{leaderboard, ranked, write_reports};
+use crate::search::runner::{search, validate, Metric, SearchOptions, Strategy};
+use crate::search::storage::{SearchStorage, SqliteStorage};
 use crate::study::{regularization_study, StudyOptions, Variant};
 use crate::{load_run, train, Backend, Recipe, RunOptions, Summary};
 use anyhow::{Context, Result};
@@ -41,9 +45,12 @@ enum Command {
         #[command(flatten)]
         common: CommonArgs,
     },
-    /// Run an experiment over many trainings of one recipe.
+    /// Run an experiment over many trainings of one recipe, or show a stored search.
     #[command(subcommand)]
     Study(StudyCommand),
+    /// Search the hyperparameters of a recipe's [search] space; every trial is stored (SQLite),
+    /// so the same command continues a killed search and several processes can share one study.
+    Search(SearchArgs),
     /// Classify an image file (PNG or JPEG, any size) with a finished run's model.
     Predict {
         /// The run folder printed by `zoo train`.
@@ -62,6 +69,56 @@ enum StudyCommand {
     /// results.csv, report.md (mean ± std, the reading) and curves.png in the study folder.
     /// Finished runs are kept: running the same command again continues an interrupted study.
     Regularization(RegularizationArgs),
+    /// Print the leaderboard of a stored search.
+    Show {
+        /// The study name given to `zoo search --study`.
+        name: String,
+        /// Where the study is stored: sqlite:PATH.
+        #[arg(long, default_value = "sqlite:studies.db")]
+        storage: String,
+    },
+}
+
+#[derive(Args)]
+struct SearchArgs {
+    /// A built-in recipe name or a recipe .toml file with a [search] table.
+    recipe: String,
+    /// How trials are proposed (and pruned: halving, hyperband prune by epochs).
+    #[arg(long, value_enum)]
+    strategy: Strategy,
+    /// Number of finished trials (complete, pruned or failed) to reach.
+    #[arg(long)]
+    trials: usize,
+    /// Study name in the storage; default <recipe>-<strategy>.
+    #[arg(long)]
+    study: Option<String>,
+    /// Where trials are stored: sqlite:PATH.
+    #[arg(long, default_value = "sqlite:studies.db")]
+    storage: String,
+    /// Trials trained at once by this process.
+    #[arg(long, default_value_t = 1)]
+    workers: usize,
+    /// The validation metric to optimize.
+    #[arg(long, value_enum, default_value_t = Metric::ValidAccuracy)]
+    metric: Metric,
+    /// max or min; default max for accuracy, min for loss.
+    #[arg(long)]
+    direction: Option<String>,
+    /// Seed of the proposals (one worker and the same seed give the same configurations).
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Epochs of a trial that is never pruned (default: the recipe's training.epochs).
+    #[arg(long)]
+    epochs_max: Option<usize>,
+    /// Folder for the trials' runs, best.toml, leaderboard.txt and the plots; default
+    /// searches/<study>.
+    #[arg(long, value_name = "DIR")]
+    out: Option<PathBuf>,
+    /// Override any key of the base recipe (repeatable).
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    set: Vec<String>,
+    #[command(flatten)]
+    common: CommonArgs,
 }
 
 #[derive(Args)]
@@ -188,6 +245,25 @@ fn run(cli: Cli) -> Result<()> {
         }
         Command::Train(args) => train_command(args),
         Command::Study(StudyCommand::Regularization(args)) => regularization_command(args),
+        Command::Study(StudyCommand::Show { name, storage }) => {
+            let storage = SqliteStorage::from_url(&storage)?;
+            let (id, spec) = storage.study(&name)?;
+            println!(
+                "study '{name}': {} search, {} {}",
+                spec.strategy, spec.direction, spec.metric
+            );
+            print!(
+                "{}",
+                leaderboard(
+                    &storage.trials(id)?,
+                    &spec.metric,
+                    spec.direction == "max",
+                    10
+                )
+            );
+            Ok(())
+        }
+        Command::Search(args) => search_command(args),
         Command::Eval { run_dir, common } => {
             let device = common.backend.device()?;
             let (recipe, model) = load_run(&run_dir, &device)?;
@@ -301,6 +377,70 @@ fn regularization_command(args: RegularizationArgs) -> Result<()> {
     regularization_study(&base, &options)?;
     print!("{}", std::fs::read_to_string(out.join("report.md"))?);
     println!("study folder: {}", out.display());
+    Ok(())
+}
+
+fn search_command(args: SearchArgs) -> Result<()> {
+    let base = Recipe::load(&args.recipe, &args.set)?;
+    let maximize = match (args.direction.as_deref(), args.metric) {
+        (Some("max"), _) => true,
+        (Some("min"), _) => false,
+        (Some(other), _) => anyhow::bail!("--direction must be max or min, got '{other}'"),
+        (None, Metric::ValidAccuracy) => true,
+        (None, Metric::ValidLoss) => false,
+    };
+    let study = args
+        .study
+        .unwrap_or_else(|| format!("{}-{}", base.name, args.strategy.name()));
+    let out = args
+        .out
+        .unwrap_or_else(|| PathBuf::from("searches").join(&study));
+    let storage: Arc<dyn SearchStorage> = Arc::new(SqliteStorage::from_url(&args.storage)?);
+    let options = SearchOptions {
+        strategy: args.strategy,
+        trials: args.trials,
+        study: study.clone(),
+        storage: storage.clone(),
+        workers: args.workers,
+        metric: args.metric,
+        maximize,
+        seed: args.seed,
+        epochs_max: args.epochs_max,
+        out: out.clone(),
+        run: RunOptions {
+            backend: args.common.backend,
+            data_dir: args.common.data_dir.clone(),
+            ..Default::default()
+        },
+    };
+    validate(&options)?;
+    search(&base, &options)?;
+    let (id, _) = storage.study(&study)?;
+    let trials = storage.trials(id)?;
+    print!(
+        "{}",
+        write_reports(&out, &base, &trials, args.metric.name(), maximize)?
+    );
+    if let Some(best) = ranked(&trials, maximize).first() {
+        // Only now, once, is the test set read: for the best trial's model.
+        let device = args.common.backend.device()?;
+        let run_dir = out.join("trials").join(format!("trial-{:04}", best.number));
+        let (recipe, model) = load_run(&run_dir, &device)?;
+        let test = load_splits(&recipe.data, args.common.data_dir)?.test;
+        let result = evaluate(&model, &test, dataset_kind(&recipe.data), 256, &device);
+        println!(
+            "best trial {}: {} {:.4}, test accuracy {:.2}% ({} images)",
+            best.number,
+            args.metric.name(),
+            best.value.unwrap_or(f64::NAN),
+            100.0 * result.accuracy,
+            test.len()
+        );
+    }
+    println!(
+        "search folder: {} (best.toml, leaderboard.txt, history.png, params.png)",
+        out.display()
+    );
     Ok(())
 }
 

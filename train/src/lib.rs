@@ -10,7 +10,7 @@
 //!
 //! let recipe = Recipe::load("mlp-mnist-mini", &["training.epochs=2".to_string()])?;
 //! let summary = train(&recipe, &RunOptions { backend: Backend::Flex, ..Default::default() })?;
-//! println!("test accuracy {:.2}%", 100.0 * summary.metrics.test_accuracy);
+//! println!("test accuracy {:.2}%", 100.0 * summary.metrics.test_accuracy.unwrap_or(0.0));
 //! # anyhow::Ok(())
 //! ```
 #![warn(missing_docs)]
@@ -29,6 +29,7 @@ pub mod predict;
 pub mod progress;
 pub mod recipe;
 pub mod run;
+pub mod search;
 pub mod study;
 
 pub use backend::Backend;

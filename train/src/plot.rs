@@ -52,6 +52,7 @@ where
     if x_min > x_max {
         return Ok(()); // nothing to draw yet
     }
+    let integer_x = finite().all(|p| (p.0 - p.0.round()).abs() < 1e-9);
     let x_range = if x_max > x_min {
         x_min..x_max
     } else {
@@ -68,12 +69,16 @@ where
     chart
         .configure_mesh()
         .x_desc(x_label)
-        // Epochs are whole numbers: label only the integer ticks.
+        // Whole-number axes (epochs, trials) label only the integer ticks.
         .x_label_formatter(&|x| {
-            if (x - x.round()).abs() < 1e-9 {
-                format!("{x:.0}")
-            } else {
+            if integer_x && (x - x.round()).abs() > 1e-9 {
                 String::new()
+            } else if integer_x {
+                format!("{x:.0}")
+            } else if x.abs() < 0.01 && *x != 0.0 {
+                format!("{x:.1e}")
+            } else {
+                format!("{x:.3}")
             }
         })
         .y_desc(y_label)

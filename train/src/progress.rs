@@ -1,5 +1,5 @@
 //! Progress display for training: burn-train's TUI in a terminal, plain log lines otherwise,
-//! both wrapped by [`Watch`], which stops a diverging run and times the training split.
+//! both wrapped by `Watch`, which stops a diverging run and times the training split.
 
 use std::collections::HashMap;
 use std::io::{IsTerminal, Write};
@@ -15,7 +15,7 @@ use burn::train::renderer::{
 };
 use burn::train::{Interrupter, LearnerSummary};
 
-/// What [`Watch`] observed during training, read after it ends.
+/// What `Watch` observed during training, read after it ends.
 #[derive(Debug, Default)]
 pub struct WatchReport {
     /// Set when a loss became NaN or infinite: says where.

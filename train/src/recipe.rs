@@ -54,6 +54,10 @@ pub struct Recipe {
     /// Weight penalties, max-norm and label smoothing (all off by default).
     #[serde(default, skip_serializing_if = "RegularizationSpec::is_off")]
     pub regularization: RegularizationSpec,
+    /// The hyperparameter search space (`zoo search`): dotted recipe keys to distributions.
+    /// `zoo train` ignores it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub search: Option<toml::Table>,
 }
 
 /// Regularizers applied by the training step and the optimizer. Dropout lives in `[model]`,
