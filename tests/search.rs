@@ -325,3 +325,25 @@ fn bad_search_spaces_name_the_key() {
         text(&output.stderr)
     );
 }
+
+#[test]
+fn workers_train_trials_in_parallel_within_one_process() {
+    let dir = tempfile::tempdir().unwrap();
+    let recipe = recipe_with(dir.path(), SPACE);
+    let db = format!("sqlite:{}", dir.path().join("s.db").display());
+    let out = dir.path().join("out");
+    let mut args = search_args(
+        recipe.to_str().unwrap(),
+        &db,
+        out.to_str().unwrap(),
+        "random",
+        "4",
+    );
+    args.extend(["--workers", "2"]);
+    let output = zoo(&args);
+    assert_ok(&output);
+    let mut numbers = started(&text(&output.stdout));
+    numbers.sort();
+    assert_eq!(numbers, vec![0, 1, 2, 3]);
+    assert!(show(&db, "mlp-mnist-mini-random").contains("4 trials: 4 complete"));
+}
