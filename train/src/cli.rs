@@ -9,6 +9,7 @@ use crate::evaluate::{evaluate, probabilities};
 use crate::recipe::BUILTIN_RECIPES;
 use crate::search::report::{leaderboard, ranked, write_reports};
 use crate::search::runner::{search, validate, Metric, SearchOptions, Strategy};
+use crate::search::space::SearchSpace;
 use crate::search::storage::{SearchStorage, SqliteStorage};
 use crate::study::{regularization_study, StudyOptions, Variant};
 use crate::{load_run, train, Backend, Recipe, RunOptions, Summary};
@@ -415,11 +416,16 @@ fn search_command(args: SearchArgs) -> Result<()> {
     };
     validate(&options)?;
     search(&base, &options)?;
+    let space = SearchSpace::parse(
+        base.search
+            .as_ref()
+            .context("the recipe has no [search] table")?,
+    )?;
     let (id, _) = storage.study(&study)?;
     let trials = storage.trials(id)?;
     print!(
         "{}",
-        write_reports(&out, &base, &trials, args.metric.name(), maximize)?
+        write_reports(&out, &base, &space, &trials, args.metric.name(), maximize)?
     );
     if let Some(best) = ranked(&trials, maximize).first() {
         // Only now, once, is the test set read: for the best trial's model.

@@ -28,6 +28,8 @@ pub struct Series<'a> {
     pub label: &'a str,
     /// Points, x increasing.
     pub points: Vec<(f64, f64)>,
+    /// Join the points with a line (a scatter plot otherwise).
+    pub line: bool,
 }
 
 /// Draws `series` as lines into the given drawing area, with a title and axis labels.
@@ -93,13 +95,12 @@ where
             .copied()
             .filter(|p| p.1.is_finite())
             .collect();
+        let line = if s.line { points.clone() } else { Vec::new() };
         chart
-            .draw_series(LineSeries::new(points.clone(), color.stroke_width(2)))
+            .draw_series(LineSeries::new(line, color.stroke_width(2)))
             .map_err(|e| anyhow!("plot: {e}"))?
             .label(s.label)
-            .legend(move |(x, y)| {
-                PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(2))
-            });
+            .legend(move |(x, y)| Circle::new((x + 9, y), 4, color.filled()));
         chart
             .draw_series(
                 points
@@ -164,6 +165,7 @@ pub fn training_curves(path: &Path, epochs: &[EpochRecord]) -> Result<()> {
     let split = |label, f: &dyn Fn(&EpochRecord) -> f64| Series {
         label,
         points: pick(f),
+        line: true,
     };
     panels(
         path,

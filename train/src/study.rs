@@ -452,6 +452,7 @@ fn study_curves(path: &Path, variants: &[Variant], histories: &[(Variant, Histor
             .map(|&v| Series {
                 label: v.name(),
                 points: mean_per_epoch(v, f),
+                line: true,
             })
             .collect()
     };

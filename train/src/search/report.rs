@@ -6,7 +6,7 @@ use std::path::Path;
 
 use anyhow::Result;
 
-use super::space::{to_overrides, Assignment};
+use super::space::{to_overrides, Assignment, Param, SearchSpace};
 use super::storage::{TrialRecord, TrialStatus};
 use crate::history::write_atomically;
 use crate::plot::{self, Panel, Series};
@@ -79,7 +79,13 @@ pub fn best_recipe(base: &Recipe, best: &Assignment) -> Result<Recipe> {
 
 /// `history.png` (each trial's value and the best so far) and `params.png` (the metric against
 /// each numeric parameter; choice parameters by index).
-pub fn plots(out: &Path, trials: &[TrialRecord], metric: &str, maximize: bool) -> Result<()> {
+pub fn plots(
+    out: &Path,
+    space: &SearchSpace,
+    trials: &[TrialRecord],
+    metric: &str,
+    maximize: bool,
+) -> Result<()> {
     let done: Vec<&TrialRecord> = trials
         .iter()
         .filter(|t| t.status == TrialStatus::Complete && t.value.is_some())
@@ -107,10 +113,12 @@ pub fn plots(out: &Path, trials: &[TrialRecord], metric: &str, maximize: bool) -
                 Series {
                     label: "trial",
                     points,
+                    line: false,
                 },
                 Series {
                     label: "best so far",
                     points: best_so_far,
+                    line: true,
                 },
             ],
         }],
@@ -122,35 +130,29 @@ pub fn plots(out: &Path, trials: &[TrialRecord], metric: &str, maximize: bool) -
     let columns: Vec<(String, Vec<(f64, f64)>)> = keys
         .iter()
         .map(|key| {
-            let mut choices: Vec<String> = Vec::new();
             let mut pts: Vec<(f64, f64)> = done
                 .iter()
                 .filter_map(|t| {
                     let v = t.params.get(key)?;
-                    let x = match v {
-                        toml::Value::Float(f) => *f,
-                        toml::Value::Integer(i) => *i as f64,
-                        other => {
-                            let s = other.to_string();
-                            let index = choices.iter().position(|c| *c == s).unwrap_or_else(|| {
-                                choices.push(s);
-                                choices.len() - 1
-                            });
-                            index as f64
+                    // Choices are plotted by their index in the [search] table.
+                    let x = match (space.get(key), v) {
+                        (Some(Param::Choice(values)), _) => {
+                            values.iter().position(|c| c == v)? as f64
                         }
+                        (_, toml::Value::Float(f)) => *f,
+                        (_, toml::Value::Integer(i)) => *i as f64,
+                        _ => return None,
                     };
                     Some((x, t.value.unwrap_or(f64::NAN)))
                 })
                 .collect();
             pts.sort_by(|a, b| a.0.total_cmp(&b.0));
-            // Parameters searched over decades (learning rates) read better on a log axis.
-            let (low, high) = (
-                pts.first().map_or(0.0, |p| p.0),
-                pts.last().map_or(0.0, |p| p.0),
-            );
-            if low > 0.0 && high / low >= 100.0 {
+            // Log-uniform parameters (learning rates) read better on a log axis.
+            if matches!(space.get(key), Some(Param::LogUniform { .. })) {
                 let logged = pts.into_iter().map(|(x, y)| (x.log10(), y)).collect();
                 (format!("log10 {key}"), logged)
+            } else if matches!(space.get(key), Some(Param::Choice(_))) {
+                (format!("{key} (choice index)"), pts)
             } else {
                 (key.clone(), pts)
             }
@@ -165,6 +167,7 @@ pub fn plots(out: &Path, trials: &[TrialRecord], metric: &str, maximize: bool) -
             series: vec![Series {
                 label: "trials",
                 points: pts.clone(),
+                line: false,
             }],
         })
         .collect();
@@ -178,6 +181,7 @@ pub fn plots(out: &Path, trials: &[TrialRecord], metric: &str, maximize: bool) -
 pub fn write_reports(
     out: &Path,
     base: &Recipe,
+    space: &SearchSpace,
     trials: &[TrialRecord],
     metric: &str,
     maximize: bool,
@@ -190,6 +194,6 @@ pub fn write_reports(
             best_recipe(base, &best.params)?.to_toml().as_bytes(),
         )?;
     }
-    plots(out, trials, metric, maximize)?;
+    plots(out, space, trials, metric, maximize)?;
     Ok(board)
 }
