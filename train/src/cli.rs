@@ -9,7 +9,6 @@ use crate::evaluate::{evaluate, probabilities};
 use crate::recipe::BUILTIN_RECIPES;
 use crate::search::report::{leaderboard, ranked, write_reports};
 use crate::search::runner::{search, validate, Metric, SearchOptions, Strategy};
-use crate::search::space::SearchSpace;
 use crate::search::storage::{SearchStorage, SqliteStorage};
 use crate::study::{regularization_study, StudyOptions, Variant};
 use crate::{load_run, train, Backend, Recipe, RunOptions, Summary};
@@ -415,12 +414,7 @@ fn search_command(args: SearchArgs) -> Result<()> {
         },
     };
     validate(&options)?;
-    search(&base, &options)?;
-    let space = SearchSpace::parse(
-        base.search
-            .as_ref()
-            .context("the recipe has no [search] table")?,
-    )?;
+    let space = search(&base, &options)?;
     let (id, _) = storage.study(&study)?;
     let trials = storage.trials(id)?;
     print!(

@@ -101,8 +101,8 @@ pub struct SearchOptions {
 /// Successive-halving reduction factor.
 const ETA: usize = 3;
 
-/// Runs (or continues) the study until `trials` trials are finished.
-pub fn search(base: &Recipe, options: &SearchOptions) -> Result<()> {
+/// Runs (or continues) the study until `trials` trials are finished; returns the parsed space.
+pub fn search(base: &Recipe, options: &SearchOptions) -> Result<SearchSpace> {
     let space = SearchSpace::parse(
         base.search
             .as_ref()
@@ -114,13 +114,15 @@ pub fn search(base: &Recipe, options: &SearchOptions) -> Result<()> {
     if let Some(epochs) = options.epochs_max {
         bare.training.epochs = epochs;
     }
-    check_space_keys(&bare, &space, options)?;
-    let budget = match (options.strategy, space.grid_size()) {
-        (Strategy::Grid, Some(size)) => options.trials.min(size),
-        (Strategy::Grid, None) => {
-            space.grid()?; // names the continuous key
-            unreachable!("grid() fails on a continuous space")
-        }
+    // The grid is enumerated once (an error naming a continuous key otherwise).
+    let grid = if options.strategy == Strategy::Grid {
+        space.grid()?
+    } else {
+        Vec::new()
+    };
+    check_space_keys(&bare, &space, &grid, options)?;
+    let budget = match options.strategy {
+        Strategy::Grid => options.trials.min(grid.len()),
         _ => options.trials,
     };
     let spec = StudySpec {
@@ -134,11 +136,6 @@ pub fn search(base: &Recipe, options: &SearchOptions) -> Result<()> {
     let study = options.storage.open_study(&spec)?;
     std::fs::create_dir_all(&options.out)
         .with_context(|| format!("cannot create '{}'", options.out.display()))?;
-    let grid = if options.strategy == Strategy::Grid {
-        space.grid()?
-    } else {
-        Vec::new()
-    };
     let worker = |index: usize| -> Result<()> {
         let name = format!("{}:{index}", process_id());
         loop {
@@ -161,14 +158,20 @@ pub fn search(base: &Recipe, options: &SearchOptions) -> Result<()> {
                 .map_err(|_| anyhow::anyhow!("a search worker panicked"))??;
         }
         Ok(())
-    })
+    })?;
+    Ok(space)
 }
 
 /// Every key of the space must be a recipe key with a valid value: checked on one draw (every
 /// point for grid) before anything trains.
-fn check_space_keys(bare: &Recipe, space: &SearchSpace, options: &SearchOptions) -> Result<()> {
+fn check_space_keys(
+    bare: &Recipe,
+    space: &SearchSpace,
+    grid: &[Assignment],
+    options: &SearchOptions,
+) -> Result<()> {
     let points = match options.strategy {
-        Strategy::Grid => space.grid()?,
+        Strategy::Grid => grid.to_vec(),
         _ => vec![space.sample(&mut StdRng::seed_from_u64(options.seed))],
     };
     for point in points {
