@@ -1,0 +1,19 @@
+use burn::tensor::activation::leaky_relu;
+use burn::tensor::Tensor;
+
+/// Negative slope of every LeakyReLU in the crate.
+pub(crate) const SLOPE: f64 = 0.2;
+
+/// LeakyReLU with slope [`SLOPE`].
+pub(crate) fn activate<const D: usize>(pre: Tensor<D>) -> Tensor<D> {
+    leaky_relu(pre, SLOPE)
+}
+
+/// Derivative of [`activate`] at `pre`: 1 where `pre > 0`, [`SLOPE`] elsewhere.
+///
+/// The mask is a constant for autodiff (it is piecewise constant in `pre`, so its own derivative
+/// is zero almost everywhere).
+pub(crate) fn derivative<const D: usize>(pre: Tensor<D>) -> Tensor<D> {
+    let positive = pre.detach().greater_elem(0.0).float(); // 1 or 0
+    positive.mul_scalar(1.0 - SLOPE).add_scalar(SLOPE)
+}

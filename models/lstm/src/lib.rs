@@ -1,0 +1,34 @@
+//! LSTM models for [Burn](https://burn.dev), written once for every backend.
+//!
+//! Three models share one building block, [`LstmStack`] (stacked layers of Burn's
+//! [`Lstm`](burn::nn::Lstm) or [`BiLstm`](burn::nn::BiLstm) with dropout between them):
+//!
+//! - [`SequenceClassifier`]: sequences to class logits (last state or mean pooling), e.g.
+//!   MNIST read row by row as 28 steps of 28 pixels;
+//! - [`CharLm`]: a character language model with stateful, seeded generation;
+//! - [`Forecaster`]: a window of a series to its next values.
+//!
+//! ```
+//! use burn::tensor::{Device, Int, Tensor};
+//! use zoo_lstm::{CharLmConfig, LstmStackConfig, SequenceClassifierConfig};
+//!
+//! let device = Device::flex();
+//! let classifier = SequenceClassifierConfig::new(LstmStackConfig::new(28, 64), 10).init(&device);
+//! let rows = Tensor::<3>::zeros([2, 28, 28], &device); // [batch, time, features]
+//! assert_eq!(classifier.forward(rows).dims(), [2, 10]); // [batch, classes]
+//!
+//! let lm = CharLmConfig::new(65).with_hidden_size(32).init(&device);
+//! let text = lm.generate(&[0, 1, 2], 20, 0.8, 42); // 20 token ids, the same for seed 42
+//! assert_eq!(text.len(), 20);
+//! ```
+#![warn(missing_docs)]
+
+mod char_lm;
+mod classifier;
+mod forecaster;
+mod stack;
+
+pub use char_lm::{CharLm, CharLmConfig};
+pub use classifier::{Pooling, SequenceClassifier, SequenceClassifierConfig};
+pub use forecaster::{Forecaster, ForecasterConfig};
+pub use stack::{LstmStack, LstmStackConfig, Recurrent};

@@ -1,0 +1,194 @@
+use burn::nn::{BiLstm, BiLstmConfig, Dropout, DropoutConfig, Lstm, LstmConfig, LstmState};
+use burn::prelude::*;
+
+/// Configuration of an [`LstmStack`]: `num_layers` LSTM layers, each reading the previous
+/// layer's outputs, with dropout between layers.
+#[derive(Config, Debug)]
+pub struct LstmStackConfig {
+    /// Features per time step of the input.
+    pub input_size: usize,
+    /// Hidden (and cell) size of every layer, per direction.
+    pub hidden_size: usize,
+    /// Number of stacked layers, >= 1.
+    #[config(default = 1)]
+    pub num_layers: usize,
+    /// Read each sequence in both directions (outputs are `2 * hidden_size` wide).
+    #[config(default = false)]
+    pub bidirectional: bool,
+    /// Dropout on the outputs of every layer but the last, in `[0, 1)`.
+    #[config(default = 0.0)]
+    pub dropout: f64,
+}
+
+/// One recurrent layer: a forward-only LSTM or a bidirectional one.
+// Layers are built once per model, so the size gap between the variants costs nothing.
+#[allow(clippy::large_enum_variant)]
+#[derive(Module, Debug)]
+pub enum Recurrent {
+    /// Reads the sequence left to right.
+    Forward(Lstm),
+    /// Reads it both ways and concatenates the two outputs.
+    Bidirectional(BiLstm),
+}
+
+/// Stacked LSTM layers (Burn's [`Lstm`] / [`BiLstm`]). Build it with [`LstmStackConfig::init`].
+#[derive(Module, Debug)]
+pub struct LstmStack {
+    /// The layers, input side first.
+    pub layers: Vec<Recurrent>,
+    /// Dropout between layers.
+    pub dropout: Dropout,
+    /// Hidden size per direction.
+    pub hidden_size: usize,
+    /// Whether the layers are bidirectional.
+    pub bidirectional: bool,
+}
+
+impl LstmStackConfig {
+    /// Builds the stack with fresh weights on `device`.
+    ///
+    /// # Panics
+    ///
+    /// If a size or the layer count is zero, or dropout is outside `[0, 1)`.
+    pub fn init(&self, device: &Device) -> LstmStack {
+        assert!(
+            self.input_size > 0 && self.hidden_size > 0 && self.num_layers > 0,
+            "LSTM sizes and layer count must be positive"
+        );
+        let directions = if self.bidirectional { 2 } else { 1 };
+        let layers = (0..self.num_layers)
+            .map(|i| {
+                let input = if i == 0 {
+                    self.input_size
+                } else {
+                    self.hidden_size * directions
+                };
+                if self.bidirectional {
+                    Recurrent::Bidirectional(
+                        BiLstmConfig::new(input, self.hidden_size, true).init(device),
+                    )
+                } else {
+                    Recurrent::Forward(LstmConfig::new(input, self.hidden_size, true).init(device))
+                }
+            })
+            .collect();
+        LstmStack {
+            layers,
+            dropout: DropoutConfig::new(self.dropout).init(),
+            hidden_size: self.hidden_size,
+            bidirectional: self.bidirectional,
+        }
+    }
+}
+
+impl LstmStack {
+    /// Width of each output step: `hidden_size`, doubled when bidirectional.
+    pub fn output_size(&self) -> usize {
+        if self.bidirectional {
+            2 * self.hidden_size
+        } else {
+            self.hidden_size
+        }
+    }
+
+    /// Runs the sequence through every layer: `[batch, time, input] -> [batch, time, output_size]`.
+    ///
+    /// `states` holds one state per layer to start from (zeros when `None`), and one final
+    /// state per layer is returned, each `[batch, output_size]`; a bidirectional layer's state
+    /// is its forward and reverse states side by side. Feeding the returned states back in
+    /// continues a sequence step by step (text generation).
+    pub fn forward(
+        &self,
+        input: Tensor<3>,
+        states: Option<Vec<LstmState<2>>>,
+    ) -> (Tensor<3>, Vec<LstmState<2>>) {
+        let mut states = states.map(|s| s.into_iter());
+        let mut finals = Vec::with_capacity(self.layers.len());
+        let mut x = input; // [batch, time, features]
+        for (i, layer) in self.layers.iter().enumerate() {
+            if i > 0 {
+                x = self.dropout.forward(x);
+            }
+            let state = states.as_mut().and_then(|s| s.next());
+            let (output, last) = match layer {
+                Recurrent::Forward(lstm) => lstm.forward(x, state), // [batch, time, hidden]
+                Recurrent::Bidirectional(bilstm) => {
+                    let state = state.map(|s| s.map_state(split_directions));
+                    let (output, last) = bilstm.forward(x, state); // [batch, time, 2 * hidden]
+                    (output, last.map_state(join_directions))
+                }
+            };
+            finals.push(last);
+            x = output;
+        }
+        (x, finals)
+    }
+}
+
+/// `[batch, 2 * hidden] -> [2, batch, hidden]` (forward state first).
+fn split_directions(state: Tensor<2>) -> Tensor<3> {
+    let halves = state.chunk(2, 1); // 2 x [batch, hidden]
+    Tensor::stack(halves, 0)
+}
+
+/// `[2, batch, hidden] -> [batch, 2 * hidden]` (forward state first).
+fn join_directions(state: Tensor<3>) -> Tensor<2> {
+    let halves: Vec<Tensor<2>> = state.iter_dim(0).map(|t| t.squeeze_dim(0)).collect();
+    Tensor::cat(halves, 1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn output_and_state_shapes() {
+        let device = Device::flex();
+        for (bidirectional, width) in [(false, 8), (true, 16)] {
+            let stack = LstmStackConfig::new(3, 8)
+                .with_num_layers(2)
+                .with_bidirectional(bidirectional)
+                .init(&device);
+            let (out, states) = stack.forward(Tensor::<3>::ones([4, 5, 3], &device), None);
+            assert_eq!(out.dims(), [4, 5, width]);
+            assert_eq!(states.len(), 2);
+            assert_eq!(states[1].hidden.dims(), [4, width]);
+            let (again, _) = stack.forward(Tensor::<3>::ones([4, 5, 3], &device), Some(states));
+            assert_eq!(again.dims(), [4, 5, width]);
+        }
+    }
+
+    #[test]
+    fn stepping_with_state_equals_one_pass() {
+        let device = Device::flex();
+        let stack = LstmStackConfig::new(2, 6).with_num_layers(2).init(&device);
+        let x = Tensor::<3>::random([3, 4, 2], burn::tensor::Distribution::Default, &device);
+        let (whole, _) = stack.forward(x.clone(), None);
+        let (first, states) = stack.forward(x.clone().slice(s![.., 0..2, ..]), None);
+        let (second, _) = stack.forward(x.slice(s![.., 2..4, ..]), Some(states));
+        let stepped = Tensor::cat(vec![first, second], 1);
+        whole.into_data().assert_approx_eq::<f32>(
+            &stepped.into_data(),
+            burn::tensor::Tolerance::absolute(1e-5),
+        );
+    }
+
+    #[test]
+    fn bidirectional_last_state_sees_both_ends() {
+        let device = Device::flex();
+        let stack = LstmStackConfig::new(1, 4)
+            .with_bidirectional(true)
+            .init(&device);
+        let x = Tensor::<3>::random([2, 6, 1], burn::tensor::Distribution::Default, &device);
+        let (out, states) = stack.forward(x, None);
+        let hidden = states[0].hidden.clone(); // [batch, 8]
+                                               // Forward half: the output at the last step; reverse half: the output at the first.
+        let forward_last = out.clone().slice(s![.., 5, 0..4]).squeeze_dim::<2>(1);
+        let reverse_first = out.slice(s![.., 0, 4..8]).squeeze_dim::<2>(1);
+        let expected = Tensor::cat(vec![forward_last, reverse_first], 1);
+        hidden.into_data().assert_approx_eq::<f32>(
+            &expected.into_data(),
+            burn::tensor::Tolerance::absolute(1e-6),
+        );
+    }
+}
