@@ -2,7 +2,10 @@
 //! the dataset files (MNIST and Fashion-MNIST, see [`ImageDatasetKind`]), an embedded mini
 //! MNIST, a seeded train/validation split, seeded on-the-fly augmentation
 //! ([`AugmentConfig`], [`augment_image`]), and a Burn
-//! [`Batcher`](burn::data::dataloader::batcher::Batcher) producing normalized image tensors.
+//! [`Batcher`](burn::data::dataloader::batcher::Batcher) producing normalized image tensors;
+//! and for sequence models: the row-wise view of images ([`image_rows`]), a character corpus
+//! ([`CharCorpus`], [`TextWindows`]) and a seeded synthetic series ([`SineSeriesConfig`],
+//! [`SeriesWindows`]).
 //!
 //! Files are looked up in a data folder (`ZOO_DATA_DIR` or `--data-dir`), then in the user
 //! cache; missing files are downloaded from the canonical mirrors and verified by the SHA-256
@@ -34,8 +37,11 @@ mod error;
 pub mod idx;
 mod image_set;
 mod kind;
+mod sequence;
+mod series;
 mod source;
 mod split;
+mod text;
 
 pub use augment::{augment_image, AugmentConfig};
 pub use batcher::{ImageBatch, ImageBatcher};
@@ -44,5 +50,14 @@ pub use error::DataError;
 pub use idx::IdxImages;
 pub use image_set::{ImageItem, ImageSet, ImageSplits};
 pub use kind::{IdxFile, IdxFiles, ImageDatasetKind};
+pub use sequence::image_rows;
+pub use series::{
+    split_series, SeriesBatch, SeriesBatcher, SeriesWindow, SeriesWindows, SineSeriesConfig,
+};
+pub use source::load_text_file;
 pub use source::{load_image_splits, DataSource};
 pub use split::train_valid_split;
+pub use text::{
+    CharCorpus, TextWindow, TextWindows, TokenBatch, TokenBatcher, Vocabulary, TINY_SHAKESPEARE,
+    TINY_SHAKESPEARE_MIRRORS,
+};

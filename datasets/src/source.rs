@@ -71,10 +71,15 @@ impl DataSource {
 
     /// The folders searched for `kind`, in order: `<data_dir>/<name>`, `<cache_dir>/<name>`.
     pub fn folders(&self, kind: ImageDatasetKind) -> Vec<PathBuf> {
+        self.folders_named(kind.name())
+    }
+
+    /// The folders searched for the dataset called `name`, in order.
+    pub fn folders_named(&self, name: &str) -> Vec<PathBuf> {
         self.data_dir
             .iter()
             .chain(std::iter::once(&self.cache_dir))
-            .map(|dir| dir.join(kind.name()))
+            .map(|dir| dir.join(name))
             .collect()
     }
 
@@ -199,6 +204,63 @@ fn read_verified(path: PathBuf, file: &IdxFile) -> Result<Loaded, DataError> {
         });
     }
     Ok(Loaded { path, bytes })
+}
+
+/// Loads one text file of the dataset `dataset` (e.g. `tinyshakespeare`): looked up in
+/// `<data_dir>/<dataset>/` then `<cache_dir>/<dataset>/`, verified by SHA-256, downloaded from
+/// `mirrors` (or [`DataSource::mirrors`]) into the cache when missing and allowed.
+///
+/// ```no_run
+/// use zoo_datasets::{load_text_file, DataSource, TINY_SHAKESPEARE, TINY_SHAKESPEARE_MIRRORS};
+///
+/// let text = load_text_file(
+///     "tinyshakespeare",
+///     &TINY_SHAKESPEARE,
+///     TINY_SHAKESPEARE_MIRRORS,
+///     &DataSource::from_env(None),
+/// )?;
+/// assert_eq!(text.len(), 1_115_394);
+/// # Ok::<(), zoo_datasets::DataError>(())
+/// ```
+pub fn load_text_file(
+    dataset: &str,
+    file: &IdxFile,
+    mirrors: &[&str],
+    source: &DataSource,
+) -> Result<String, DataError> {
+    let folders = source.folders_named(dataset);
+    let loaded = match locate(&folders, file.name) {
+        Some(path) => read_verified(path, file)?,
+        None => {
+            let bases: Vec<String> = match &source.mirrors {
+                Some(m) => m.clone(),
+                None => mirrors.iter().map(|m| m.to_string()).collect(),
+            };
+            let mut tried = Vec::new();
+            let dest = source.cache_dir.join(dataset).join(file.name);
+            let fetched = if source.download {
+                fetch_verified(&agent(), &bases, file, &dest, &mut tried)?
+            } else {
+                tried.extend(bases.iter().map(|b| file_url(b, file.name)));
+                None
+            };
+            match fetched {
+                Some(bytes) => Loaded { path: dest, bytes },
+                None => {
+                    return Err(DataError::Missing {
+                        dataset: dataset.to_string(),
+                        files: vec![file.name.to_string()],
+                        searched: folders,
+                        downloaded: source.download,
+                        tried,
+                    })
+                }
+            }
+        }
+    };
+    String::from_utf8(loaded.bytes).map_err(|e| {
+        DataError::InvalidSet(format!("{}: not UTF-8 text ({e})", display(&loaded.path)))
+    })
 }
 
 fn build_set(
