@@ -25,6 +25,26 @@ pub struct RunData {
     pub test: ImageSet,
 }
 
+/// The three kinds of data a recipe can read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DataTask {
+    /// Labelled images (MNIST-format).
+    Images,
+    /// A character corpus.
+    Text,
+    /// A numeric series.
+    Series,
+}
+
+/// What kind of data a recipe's dataset is.
+pub fn data_task(spec: &DataSpec) -> DataTask {
+    match spec.dataset.as_str() {
+        "tinyshakespeare" => DataTask::Text,
+        "sines" => DataTask::Series,
+        _ => DataTask::Images,
+    }
+}
+
 /// The dataset kind behind a recipe's dataset name.
 pub fn dataset_kind(spec: &DataSpec) -> ImageDatasetKind {
     // "mnist-mini" is a slice of "mnist"; names were validated with the recipe.

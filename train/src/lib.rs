@@ -19,6 +19,7 @@ pub mod backend;
 pub mod cli;
 pub mod data;
 pub mod evaluate;
+pub mod gan;
 pub mod history;
 pub mod max_norm;
 pub mod model;

@@ -4,9 +4,16 @@
 use anyhow::{bail, Result};
 use serde::{Deserialize, Serialize};
 use zoo_cnn::{CnnConfig, ConvBlockConfig};
+use zoo_gan::{DiscriminatorConfig, GeneratorConfig};
+use zoo_lstm::{CharLmConfig, ForecasterConfig, LstmStackConfig, SequenceClassifierConfig};
 use zoo_mlp::{Activation, MlpConfig};
 
+use crate::data::{dataset_shape, DataTask};
 use crate::model::ImageShape;
+use crate::recipe::DataSpec;
+
+pub use zoo_gan::Architecture as GanArchitecture;
+pub use zoo_lstm::Pooling;
 
 /// Which network to train, with its settings.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
@@ -48,6 +55,104 @@ pub enum ModelSpec {
         #[serde(default)]
         activation: Option<Activation>,
     },
+    /// An LSTM reading each image row by row ([`zoo_lstm::SequenceClassifier`]).
+    Lstm {
+        /// Hidden size of every layer (per direction).
+        hidden: usize,
+        /// Stacked layers.
+        #[serde(default = "one")]
+        layers: usize,
+        /// Read the rows in both directions.
+        #[serde(default)]
+        bidirectional: bool,
+        /// Dropout between layers, in `[0, 1)`.
+        #[serde(default)]
+        dropout: f64,
+        /// `last` (final hidden state) or `mean` (mean of the outputs over time).
+        #[serde(default)]
+        pooling: Pooling,
+    },
+    /// A character language model ([`zoo_lstm::CharLm`]).
+    CharLstm {
+        /// Width of the character embedding.
+        #[serde(default = "sixty_four")]
+        embedding: usize,
+        /// Hidden size of every layer.
+        hidden: usize,
+        /// Stacked layers.
+        #[serde(default = "one")]
+        layers: usize,
+        /// Dropout between layers and before the output map, in `[0, 1)`.
+        #[serde(default)]
+        dropout: f64,
+    },
+    /// A forecaster of the next values of a series ([`zoo_lstm::Forecaster`]).
+    LstmForecaster {
+        /// Hidden size of every layer.
+        hidden: usize,
+        /// Stacked layers.
+        #[serde(default = "one")]
+        layers: usize,
+        /// Dropout between layers, in `[0, 1)`.
+        #[serde(default)]
+        dropout: f64,
+    },
+    /// A generator and a discriminator ([`zoo_gan`]), trained adversarially (see `[gan]`).
+    Gan {
+        /// `mlp` or `dcgan`.
+        architecture: GanArchitecture,
+        /// Size of the latent vector.
+        #[serde(default = "hundred")]
+        latent_size: usize,
+        /// Hidden widths of the MLP generator (default 256, 512).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        generator_hidden: Option<Vec<usize>>,
+        /// Hidden widths of the MLP discriminator (default 512, 256).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        discriminator_hidden: Option<Vec<usize>>,
+        /// DCGAN feature maps of the widest layer's neighbour (default 64).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        base: Option<usize>,
+        /// Batch norm in the DCGAN discriminator (default true; must be off for WGAN-GP).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        discriminator_batch_norm: Option<bool>,
+    },
+}
+
+/// What a model learns to do; each task reads one kind of data.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Task {
+    /// Images to classes (MLP, CNN, row-wise LSTM).
+    ImageClassification,
+    /// Next-character prediction.
+    CharLm,
+    /// The next values of a series.
+    Forecast,
+    /// Generating images (GAN).
+    Gan,
+}
+
+impl Task {
+    /// Whether this task trains on data of kind `data`.
+    pub fn reads(self, data: DataTask) -> bool {
+        matches!(
+            (self, data),
+            (Task::ImageClassification | Task::Gan, DataTask::Images)
+                | (Task::CharLm, DataTask::Text)
+                | (Task::Forecast, DataTask::Series)
+        )
+    }
+
+    /// What data the task needs, for error messages.
+    pub fn expects(self) -> &'static str {
+        match self {
+            Task::ImageClassification | Task::Gan => {
+                "it needs an image dataset: mnist, mnist-mini or fashion-mnist"
+            }
+            Task::CharLm => "it needs a text corpus: tinyshakespeare",
+            Task::Forecast => "it needs a series: sines",
+        }
+    }
 }
 
 /// The CNN presets a recipe can name.
@@ -92,11 +197,132 @@ fn one() -> usize {
     1
 }
 
+fn sixty_four() -> usize {
+    64
+}
+
+fn hundred() -> usize {
+    100
+}
+
 fn three() -> usize {
     3
 }
 
 impl ModelSpec {
+    /// What the model learns to do.
+    pub fn task(&self) -> Task {
+        match self {
+            ModelSpec::Mlp { .. } | ModelSpec::Cnn { .. } | ModelSpec::Lstm { .. } => {
+                Task::ImageClassification
+            }
+            ModelSpec::CharLstm { .. } => Task::CharLm,
+            ModelSpec::LstmForecaster { .. } => Task::Forecast,
+            ModelSpec::Gan { .. } => Task::Gan,
+        }
+    }
+
+    /// The `kind` key's value.
+    pub fn kind_name(&self) -> &'static str {
+        match self {
+            ModelSpec::Mlp { .. } => "mlp",
+            ModelSpec::Cnn { .. } => "cnn",
+            ModelSpec::Lstm { .. } => "lstm",
+            ModelSpec::CharLstm { .. } => "char-lstm",
+            ModelSpec::LstmForecaster { .. } => "lstm-forecaster",
+            ModelSpec::Gan { .. } => "gan",
+        }
+    }
+
+    /// The row-wise LSTM classifier for images of `shape`, if this is an LSTM classifier.
+    pub fn lstm_config(&self, shape: ImageShape) -> Option<SequenceClassifierConfig> {
+        let ModelSpec::Lstm {
+            hidden,
+            layers,
+            bidirectional,
+            dropout,
+            pooling,
+        } = self
+        else {
+            return None;
+        };
+        let stack = LstmStackConfig::new(shape.channels * shape.width, *hidden)
+            .with_num_layers(*layers)
+            .with_bidirectional(*bidirectional)
+            .with_dropout(*dropout);
+        Some(SequenceClassifierConfig::new(stack, shape.classes).with_pooling(*pooling))
+    }
+
+    /// The language model for a vocabulary of `vocab_size`, if this is a char LSTM.
+    pub fn char_lm_config(&self, vocab_size: usize) -> Option<CharLmConfig> {
+        let ModelSpec::CharLstm {
+            embedding,
+            hidden,
+            layers,
+            dropout,
+        } = self
+        else {
+            return None;
+        };
+        Some(
+            CharLmConfig::new(vocab_size)
+                .with_embedding_size(*embedding)
+                .with_hidden_size(*hidden)
+                .with_num_layers(*layers)
+                .with_dropout(*dropout),
+        )
+    }
+
+    /// The forecaster of `horizon` values, if this is a forecaster.
+    pub fn forecaster_config(&self, horizon: usize) -> Option<ForecasterConfig> {
+        let ModelSpec::LstmForecaster {
+            hidden,
+            layers,
+            dropout,
+        } = self
+        else {
+            return None;
+        };
+        let stack = LstmStackConfig::new(1, *hidden)
+            .with_num_layers(*layers)
+            .with_dropout(*dropout);
+        Some(ForecasterConfig::new(stack).with_horizon(horizon))
+    }
+
+    /// The generator and discriminator for images of `shape`, if this is a GAN.
+    pub fn gan_configs(&self, shape: ImageShape) -> Option<(GeneratorConfig, DiscriminatorConfig)> {
+        let ModelSpec::Gan {
+            architecture,
+            latent_size,
+            generator_hidden,
+            discriminator_hidden,
+            base,
+            discriminator_batch_norm,
+        } = self
+        else {
+            return None;
+        };
+        let image = [shape.channels, shape.height, shape.width];
+        let mut generator = GeneratorConfig::new(*architecture)
+            .with_image(image)
+            .with_latent_size(*latent_size);
+        let mut discriminator = DiscriminatorConfig::new(*architecture).with_image(image);
+        if let Some(hidden) = generator_hidden {
+            generator.hidden = hidden.clone();
+        }
+        if let Some(hidden) = discriminator_hidden {
+            discriminator.hidden = hidden.clone();
+        }
+        if let Some(base) = base {
+            generator.base = *base;
+            discriminator.base = *base;
+        }
+        if let Some(bn) = discriminator_batch_norm {
+            discriminator.batch_norm = *bn;
+        }
+        Some((generator, discriminator))
+    }
+
     /// The MLP configuration for images of `shape`, if this is an MLP.
     pub fn mlp_config(&self, shape: ImageShape) -> Option<MlpConfig> {
         let ModelSpec::Mlp {
@@ -157,9 +383,60 @@ impl ModelSpec {
         )
     }
 
-    /// Checks every value; errors name the key. `shape` is the data the model will read.
-    pub fn validate(&self, shape: ImageShape) -> Result<()> {
+    /// Checks every value; errors name the key. `data` is what the model will read (its task
+    /// matches the data's, see [`Task::reads`]).
+    pub fn validate(&self, data: &DataSpec) -> Result<()> {
+        let shape = dataset_shape(data);
         match self {
+            ModelSpec::Lstm {
+                hidden,
+                layers,
+                dropout,
+                ..
+            }
+            | ModelSpec::LstmForecaster {
+                hidden,
+                layers,
+                dropout,
+            } => {
+                positive("model.hidden", *hidden)?;
+                positive("model.layers", *layers)?;
+                probability("model.dropout", *dropout)
+            }
+            ModelSpec::CharLstm {
+                embedding,
+                hidden,
+                layers,
+                dropout,
+            } => {
+                positive("model.embedding", *embedding)?;
+                positive("model.hidden", *hidden)?;
+                positive("model.layers", *layers)?;
+                probability("model.dropout", *dropout)
+            }
+            ModelSpec::Gan {
+                latent_size,
+                generator_hidden,
+                discriminator_hidden,
+                base,
+                ..
+            } => {
+                positive("model.latent_size", *latent_size)?;
+                positive("model.base", base.unwrap_or(1))?;
+                for (key, hidden) in [
+                    ("model.generator_hidden", generator_hidden),
+                    ("model.discriminator_hidden", discriminator_hidden),
+                ] {
+                    if hidden.as_ref().is_some_and(|h| h.contains(&0)) {
+                        bail!("key '{key}': widths must be >= 1");
+                    }
+                }
+                let (generator, discriminator) = self.gan_configs(shape).expect("a gan spec");
+                generator
+                    .validate()
+                    .and_then(|_| discriminator.validate())
+                    .map_err(|e| anyhow::anyhow!("key 'model': {e}"))
+            }
             ModelSpec::Mlp {
                 hidden,
                 dropout,
@@ -229,6 +506,14 @@ impl ConvBlockSpec {
             .with_batch_norm(self.batch_norm)
             .with_dropout(self.dropout)
     }
+}
+
+/// Checks that a size is at least 1.
+fn positive(key: &str, value: usize) -> Result<()> {
+    if value == 0 {
+        bail!("key '{key}': must be >= 1");
+    }
+    Ok(())
 }
 
 /// Checks that `value` is a probability usable for dropout: in `[0, 1)`.

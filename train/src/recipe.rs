@@ -5,9 +5,11 @@ use std::path::Path;
 use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
 
+use crate::data::DataTask;
 use crate::model_spec::probability as check_probability;
+pub use crate::model_spec::Task;
 pub use crate::model_spec::ModelSpec;
-use zoo_datasets::AugmentConfig;
+use zoo_datasets::{AugmentConfig, SineSeriesConfig};
 
 /// The recipes shipped inside the binary, as `(name, TOML text)`.
 pub const BUILTIN_RECIPES: &[(&str, &str)] = &[
@@ -54,6 +56,9 @@ pub struct Recipe {
     /// Weight penalties, max-norm and label smoothing (all off by default).
     #[serde(default, skip_serializing_if = "RegularizationSpec::is_off")]
     pub regularization: RegularizationSpec,
+    /// Adversarial training settings (GAN recipes only: `[model] kind = "gan"`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gan: Option<crate::gan::GanSpec>,
     /// The hyperparameter search space (`zoo search`): dotted recipe keys to distributions.
     /// `zoo train` ignores it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -100,10 +105,29 @@ pub struct DataSpec {
     /// Random transforms of the training images (off by default).
     #[serde(default, skip_serializing_if = "AugmentConfig::is_off")]
     pub augment: AugmentConfig,
+    /// Sequence data: characters per training window (`tinyshakespeare`, default 128) or
+    /// past values per forecast (`sines`, default 64).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub window: Option<usize>,
+    /// Values to forecast (`sines`, default 8).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub horizon: Option<usize>,
+    /// Use only the first N characters of the corpus (`tinyshakespeare`), before splitting.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_chars: Option<usize>,
+    /// The synthetic series (`sines`): length, periods, amplitudes, noise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub series: Option<SineSeriesConfig>,
 }
 
 /// The dataset names a recipe can use.
-pub const DATASETS: &[&str] = &["mnist", "mnist-mini", "fashion-mnist"];
+pub const DATASETS: &[&str] = &[
+    "mnist",
+    "mnist-mini",
+    "fashion-mnist",
+    "tinyshakespeare",
+    "sines",
+];
 
 fn default_valid_fraction() -> f64 {
     0.1
@@ -126,6 +150,9 @@ pub struct OptimizerSpec {
     /// How the learning rate moves during training.
     #[serde(default)]
     pub schedule: Schedule,
+    /// Rescale the gradients whenever their global L2 norm exceeds this (recurrent nets).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub grad_clip: Option<f64>,
 }
 
 /// Learning-rate schedules, applied per optimizer step.
@@ -219,15 +246,38 @@ impl Recipe {
     }
 
     fn validate(&self) -> Result<()> {
-        self.model
-            .validate(crate::data::dataset_shape(&self.data))?;
-        check_probability("data.valid_fraction", self.data.valid_fraction)?;
         if !DATASETS.contains(&self.data.dataset.as_str()) {
             bail!(
                 "key 'data.dataset': unknown dataset '{}' (known: {})",
                 self.data.dataset,
                 DATASETS.join(", ")
             );
+        }
+        let task = self.model.task();
+        let data_task = crate::data::data_task(&self.data);
+        if !task.reads(data_task) {
+            bail!(
+                "key 'data.dataset': a '{}' model cannot train on '{}' ({})",
+                self.model.kind_name(),
+                self.data.dataset,
+                task.expects()
+            );
+        }
+        self.model.validate(&self.data)?;
+        self.validate_sequence_data(data_task)?;
+        check_probability("data.valid_fraction", self.data.valid_fraction)?;
+        match (&self.gan, task) {
+            (Some(gan), Task::Gan) => gan.validate()?,
+            (Some(_), _) => bail!("key 'gan': only GAN recipes ([model] kind = \"gan\") take a [gan] table"),
+            (None, _) => {}
+        }
+        if let Some(clip) = self.optimizer.grad_clip {
+            if !(clip > 0.0 && clip.is_finite()) {
+                bail!("key 'optimizer.grad_clip': must be > 0, got {clip}");
+            }
+        }
+        if task == Task::Forecast && self.training.monitor == Monitor::ValidAccuracy {
+            bail!("key 'training.monitor': a forecaster has no accuracy; use \"valid-loss\"");
         }
         self.data
             .augment
@@ -272,6 +322,47 @@ impl Recipe {
         }
         if self.training.early_stopping_patience == Some(0) {
             bail!("key 'training.early_stopping_patience': must be >= 1");
+        }
+        Ok(())
+    }
+}
+
+impl Recipe {
+    /// The sequence keys of `[data]` belong to sequence datasets only, and must be positive.
+    fn validate_sequence_data(&self, data_task: DataTask) -> Result<()> {
+        let data = &self.data;
+        let present = |key: &str, set: bool| -> Result<()> {
+            if set {
+                bail!(
+                    "key 'data.{key}': not used by dataset '{}'",
+                    self.data.dataset
+                );
+            }
+            Ok(())
+        };
+        if data_task != DataTask::Text {
+            present("max_chars", data.max_chars.is_some())?;
+        }
+        if data_task != DataTask::Series {
+            present("horizon", data.horizon.is_some())?;
+            present("series", data.series.is_some())?;
+        }
+        if data_task == DataTask::Images {
+            present("window", data.window.is_some())?;
+        }
+        for (key, value) in [
+            ("window", data.window),
+            ("horizon", data.horizon),
+            ("max_chars", data.max_chars),
+        ] {
+            if value == Some(0) {
+                bail!("key 'data.{key}': must be >= 1");
+            }
+        }
+        if let Some(series) = &data.series {
+            series
+                .validate()
+                .map_err(|e| anyhow::anyhow!("key 'data.series': {e}"))?;
         }
         Ok(())
     }

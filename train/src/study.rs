@@ -151,6 +151,10 @@ fn strip_regularization(recipe: &mut Recipe) {
             *input_dropout = 0.0;
         }
         ModelSpec::Cnn { dense_dropout, .. } => *dense_dropout = Some(0.0),
+        ModelSpec::Lstm { dropout, .. }
+        | ModelSpec::CharLstm { dropout, .. }
+        | ModelSpec::LstmForecaster { dropout, .. } => *dropout = 0.0,
+        ModelSpec::Gan { .. } => {}
     }
 }
 
@@ -165,6 +169,10 @@ fn set_dropout(model: &mut ModelSpec) {
             *input_dropout = 0.2;
         }
         ModelSpec::Cnn { dense_dropout, .. } => *dense_dropout = Some(0.5),
+        ModelSpec::Lstm { dropout, .. }
+        | ModelSpec::CharLstm { dropout, .. }
+        | ModelSpec::LstmForecaster { dropout, .. } => *dropout = 0.5,
+        ModelSpec::Gan { .. } => {}
     }
 }
 
