@@ -1,62 +1,12 @@
 //! End-to-end tests of the `zoo` command, on the embedded mini MNIST (no network, no data folder).
 
+mod common;
+
 use std::path::Path;
 use std::process::{Command, Output};
 
+use common::*;
 use serde_json::Value;
-
-fn zoo(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_zoo"))
-        .args(args)
-        .env("ZOO_OFFLINE", "1")
-        .output()
-        .expect("the zoo binary runs")
-}
-
-/// Says why a test skips part of its work, on the real stderr (not captured by the test
-/// harness), so the reason shows in every test run.
-fn skip(reason: &str) {
-    use std::io::Write;
-    let _ = writeln!(std::io::stderr(), "SKIPPED: {reason}");
-}
-
-fn stdout(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stdout).into_owned()
-}
-
-fn stderr(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stderr).into_owned()
-}
-
-fn assert_ok(output: &Output) {
-    assert!(
-        output.status.success(),
-        "zoo failed:\n{}\n{}",
-        stdout(output),
-        stderr(output)
-    );
-}
-
-/// A user mistake: non-zero exit, one `error:` line, no panic.
-fn assert_user_error(output: &Output, expected: &[&str]) {
-    let err = stderr(output);
-    assert!(!output.status.success(), "should fail: {}", stdout(output));
-    assert!(
-        !err.contains("panicked") && !err.contains("RUST_BACKTRACE"),
-        "panic: {err}"
-    );
-    let lines: Vec<&str> = err.lines().filter(|l| !l.trim().is_empty()).collect();
-    assert_eq!(lines.len(), 1, "one line expected: {err}");
-    assert!(lines[0].starts_with("error: "), "{err}");
-    for word in expected {
-        assert!(err.contains(word), "'{word}' missing from: {err}");
-    }
-}
-
-fn summary(run_dir: &Path) -> Value {
-    let text = std::fs::read_to_string(run_dir.join("summary.json")).expect("summary.json written");
-    serde_json::from_str(&text).expect("summary.json is JSON")
-}
 
 fn train_mini(run_dir: &Path, extra: &[&str]) -> Output {
     let mut args = vec![
@@ -304,8 +254,7 @@ fn dry_run_on_ndarray_and_wgpu_writes_a_summary() {
 
     let run = dir.path().join("wgpu");
     let output = train_mini(&run, &["--dry-run", "--backend", "wgpu"]);
-    if stderr(&output).contains("no usable GPU adapter") {
-        skip(&format!("wgpu: {}", stderr(&output).trim()));
+    if wgpu_missing(&output) {
         return;
     }
     assert_ok(&output);
@@ -478,8 +427,7 @@ fn every_cnn_recipe_trains_a_few_batches_on_flex_and_wgpu() {
                 "--out",
                 run.to_str().unwrap(),
             ]);
-            if stderr(&output).contains("no usable GPU adapter") {
-                skip(&format!("wgpu: {}", stderr(&output).trim()));
+            if wgpu_missing(&output) {
                 wgpu_available = false;
                 continue;
             }

@@ -1,18 +1,22 @@
 //! The `zoo` command line: train, evaluate and use the models of burn-zoo.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 
 use crate::data::{dataset_kind, load_splits};
 use crate::evaluate::{evaluate, probabilities};
+use crate::forecast::{self, evaluate_series, load_series};
+use crate::language_model::{self, evaluate_text, load_corpus};
+use crate::recipe::Task;
 use crate::recipe::BUILTIN_RECIPES;
+use crate::run::{load_forecaster, load_language_model, load_recipe};
 use crate::search::report::{leaderboard, ranked, write_reports};
 use crate::search::runner::{search, validate, Metric, SearchOptions, Strategy};
 use crate::search::storage::{SearchStorage, SqliteStorage};
 use crate::study::{regularization_study, StudyOptions, Variant};
 use crate::{load_run, train, Backend, Recipe, RunOptions, Summary};
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
 use clap::{Args, Parser, Subcommand};
 
 /// A model zoo and experiment runner built on Burn.
@@ -51,16 +55,41 @@ enum Command {
     /// Search the hyperparameters of a recipe's [search] space; every trial is stored (SQLite),
     /// so the same command continues a killed search and several processes can share one study.
     Search(SearchArgs),
-    /// Classify an image file (PNG or JPEG, any size) with a finished run's model.
+    /// Generate text with a language-model run, continuing a prompt.
+    Generate(GenerateArgs),
+    /// Use a finished run's model: classify an image file (PNG or JPEG, any size), or, for a
+    /// forecaster run, forecast the values after a series read from a CSV file.
     Predict {
         /// The run folder printed by `zoo train`.
         run_dir: PathBuf,
-        /// The image to classify; converted to grayscale and resized to 28x28.
-        image: PathBuf,
+        /// An image to classify (converted to grayscale, resized to 28x28), or for a forecaster
+        /// a CSV/text file of numbers (one or more per line; the last `window` are used).
+        input: PathBuf,
         /// Where to compute.
         #[arg(long, value_enum, default_value_t = Backend::Flex)]
         backend: Backend,
     },
+}
+
+#[derive(Args)]
+struct GenerateArgs {
+    /// The run folder of a language model (e.g. from `zoo train lstm-shakespeare`).
+    run_dir: PathBuf,
+    /// Text to start from; every character must be in the model's vocabulary.
+    #[arg(long, default_value = "ROMEO:")]
+    prompt: String,
+    /// Characters to generate after the prompt.
+    #[arg(long, default_value_t = 300)]
+    length: usize,
+    /// Sampling temperature: lower is more conservative, higher more varied (> 0).
+    #[arg(long, default_value_t = 0.8)]
+    temperature: f64,
+    /// Seed of the sampling: the same seed gives the same text.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Where to compute.
+    #[arg(long, value_enum, default_value_t = Backend::Flex)]
+    backend: Backend,
 }
 
 #[derive(Subcommand)]
@@ -264,9 +293,22 @@ fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::Search(args) => search_command(args),
-        Command::Eval { run_dir, common } => {
-            let device = common.backend.device()?;
-            let (recipe, model) = load_run(&run_dir, &device)?;
+        Command::Eval { run_dir, common } => eval_command(&run_dir, common),
+        Command::Predict {
+            run_dir,
+            input,
+            backend,
+        } => predict_command(&run_dir, &input, backend),
+        Command::Generate(args) => generate_command(args),
+    }
+}
+
+fn eval_command(run_dir: &Path, common: CommonArgs) -> Result<()> {
+    let device = common.backend.device()?;
+    let recipe = load_recipe(run_dir)?;
+    match recipe.model.task() {
+        Task::ImageClassification => {
+            let (recipe, model) = load_run(run_dir, &device)?;
             let test = load_splits(&recipe.data, common.data_dir)?.test;
             let result = evaluate(&model, &test, dataset_kind(&recipe.data), 256, &device);
             println!(
@@ -276,18 +318,63 @@ fn run(cli: Cli) -> Result<()> {
                 test.len(),
                 result.loss
             );
+        }
+        Task::CharLm => {
+            let (recipe, model, _) = load_language_model(run_dir, &device)?;
+            let corpus = load_corpus(&recipe.data, common.data_dir)?;
+            let window = recipe.data.window.unwrap_or(language_model::DEFAULT_WINDOW);
+            let result = evaluate_text(&model, corpus.test.clone(), window, 256, &device);
+            println!(
+                "{}: test loss {:.4} nats/char ({:.4} bits/char, perplexity {:.2}, {} characters), next-character accuracy {:.2}%",
+                recipe.name,
+                result.loss,
+                result.loss / std::f64::consts::LN_2,
+                result.loss.exp(),
+                corpus.test.len(),
+                100.0 * result.accuracy
+            );
+        }
+        Task::Forecast => {
+            let (recipe, model) = load_forecaster(run_dir, &device)?;
+            let [_, _, test] = load_series(&recipe.data, recipe.training.seed);
+            let shape = forecast::window_and_horizon(&recipe.data);
+            let result = evaluate_series(&model, test, shape, 256, &device);
+            println!(
+                "{}: test MSE {:.5}, MAE {:.4} (last-value baseline MSE {:.5})",
+                recipe.name, result.mse, result.mae, result.baseline_mse
+            );
+        }
+        Task::Gan => bail!(
+            "'{}' holds a GAN run: there is no test set to score; see its summary.json, or draw samples with `zoo sample`",
+            run_dir.display()
+        ),
+    }
+    Ok(())
+}
+
+fn predict_command(run_dir: &Path, input: &Path, backend: Backend) -> Result<()> {
+    let device = backend.device()?;
+    match load_recipe(run_dir)?.model.task() {
+        Task::Forecast => {
+            let (recipe, model) = load_forecaster(run_dir, &device)?;
+            let (window, _) = forecast::window_and_horizon(&recipe.data);
+            let history = crate::predict::load_series_csv(input, window)?;
+            let values = forecast::forecast(&model, &history, &device);
+            println!(
+                "next {} values after the last {window} of {}:",
+                values.len(),
+                input.display()
+            );
+            for (step, value) in values.iter().enumerate() {
+                println!("  t+{:<3} {value:.5}", step + 1);
+            }
             Ok(())
         }
-        Command::Predict {
-            run_dir,
-            image,
-            backend,
-        } => {
-            let device = backend.device()?;
-            let (recipe, model) = load_run(&run_dir, &device)?;
+        _ => {
+            let (recipe, model) = load_run(run_dir, &device)?;
             let kind = dataset_kind(&recipe.data);
             let shape = crate::data::dataset_shape(&recipe.data);
-            let input = crate::predict::load_image(&image, shape, kind, &device)?;
+            let input = crate::predict::load_image(input, shape, kind, &device)?;
             let probs = probabilities(&model, input).remove(0);
             let (best, _) = probs
                 .iter()
@@ -304,6 +391,28 @@ fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
     }
+}
+
+fn generate_command(args: GenerateArgs) -> Result<()> {
+    if !(args.temperature > 0.0 && args.temperature.is_finite()) {
+        bail!("--temperature must be > 0, got {}", args.temperature);
+    }
+    let device = args.backend.device()?;
+    let (_, model, vocabulary) = load_language_model(&args.run_dir, &device)?;
+    if args.prompt.is_empty() {
+        bail!("--prompt must hold at least one character");
+    }
+    let prompt = vocabulary.encode(&args.prompt).map_err(|c| {
+        anyhow::anyhow!(
+            "the prompt holds {c:?}, which the model's vocabulary ({} characters) does not know",
+            vocabulary.len()
+        )
+    })?;
+    let ids = model
+        .lm
+        .generate(&prompt, args.length, args.temperature, args.seed);
+    println!("{}{}", args.prompt, vocabulary.decode(&ids));
+    Ok(())
 }
 
 fn train_command(args: TrainArgs) -> Result<()> {
@@ -446,13 +555,35 @@ fn search_command(args: SearchArgs) -> Result<()> {
 
 fn print_summary(s: &Summary) {
     let m = &s.metrics;
+    let pct = |v: Option<f64>| 100.0 * v.unwrap_or(f64::NAN);
+    let figures = if let Some(bpc) = m.valid_bits_per_char {
+        format!(
+            "valid loss {:.3} nats/char ({bpc:.3} bits/char, perplexity {:.2}), test loss {:.3}",
+            m.valid_loss,
+            m.valid_perplexity.unwrap_or(f64::NAN),
+            m.test_loss.unwrap_or(f64::NAN)
+        )
+    } else if let Some(baseline) = m.baseline_mse {
+        let mse = m.test_mse.unwrap_or(f64::NAN);
+        format!(
+            "test MSE {mse:.5} (MAE {:.4}; last-value baseline {baseline:.5}, {:.1}x lower)",
+            m.test_mae.unwrap_or(f64::NAN),
+            baseline / mse
+        )
+    } else if m.valid_accuracy.is_some() {
+        format!(
+            "test accuracy {:.2}% (valid {:.2}%, train {:.2}%)",
+            pct(m.test_accuracy),
+            pct(m.valid_accuracy),
+            pct(m.train_accuracy)
+        )
+    } else {
+        format!("valid loss {:.5}", m.valid_loss)
+    };
     println!(
-        "{} on {}: test accuracy {:.2}% (valid {:.2}%, train {:.2}%), best epoch {} of {}, {:.1} s, {:.0} train images/s",
+        "{} on {}: {figures}, best epoch {} of {}, {:.1} s, {:.0} train examples/s",
         s.recipe,
         s.backend,
-        100.0 * m.test_accuracy.unwrap_or(f64::NAN),
-        100.0 * m.valid_accuracy,
-        100.0 * m.train_accuracy,
         s.best_epoch,
         s.epochs_run,
         s.train_seconds,

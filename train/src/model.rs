@@ -4,7 +4,8 @@ use burn::nn::loss::CrossEntropyLossConfig;
 use burn::prelude::*;
 use burn::train::{ClassificationOutput, InferenceStep, TrainOutput, TrainStep};
 use zoo_cnn::Cnn;
-use zoo_datasets::ImageBatch;
+use zoo_datasets::{image_rows, ImageBatch};
+use zoo_lstm::SequenceClassifier;
 use zoo_mlp::Mlp;
 
 use crate::recipe::{ModelSpec, RegularizationSpec};
@@ -16,6 +17,8 @@ pub enum Network {
     Mlp(Mlp),
     /// A convolutional network.
     Cnn(Cnn),
+    /// An LSTM reading the image row by row.
+    Lstm(SequenceClassifier),
 }
 
 /// An image classifier: images `[batch, channels, height, width]` to class logits, with the
@@ -48,10 +51,14 @@ pub struct ImageShape {
 impl Classifier {
     /// Builds the network a recipe describes, with fresh weights, on `device`.
     pub fn new(spec: &ModelSpec, shape: ImageShape, device: &Device) -> Self {
-        let network = match (spec.mlp_config(shape), spec.cnn_config(shape)) {
-            (Some(mlp), _) => Network::Mlp(mlp.init(device)),
-            (None, Some(cnn)) => Network::Cnn(cnn.init(device)),
-            (None, None) => unreachable!("every model spec is an MLP or a CNN"),
+        let network = if let Some(mlp) = spec.mlp_config(shape) {
+            Network::Mlp(mlp.init(device))
+        } else if let Some(cnn) = spec.cnn_config(shape) {
+            Network::Cnn(cnn.init(device))
+        } else if let Some(lstm) = spec.lstm_config(shape) {
+            Network::Lstm(lstm.init(device))
+        } else {
+            unreachable!("recipes pair image datasets with image classifiers only")
         };
         Self {
             network,
@@ -80,6 +87,7 @@ impl Classifier {
         let weights = match &self.network {
             Network::Mlp(mlp) => mlp.weights(),
             Network::Cnn(cnn) => cnn.weights(),
+            Network::Lstm(lstm) => lstm.weights(),
         };
         weights
             .into_iter()
@@ -96,6 +104,7 @@ impl Classifier {
         match &self.network {
             Network::Mlp(mlp) => mlp.forward(images.flatten(1, 3)), // [batch, c*h*w] -> [batch, classes]
             Network::Cnn(cnn) => cnn.forward(images),
+            Network::Lstm(lstm) => lstm.forward(image_rows(images)), // [batch, rows, c*w] -> [batch, classes]
         }
     }
 

@@ -4,6 +4,7 @@ use anyhow::{anyhow, Result};
 use burn::lr_scheduler::cosine::CosineAnnealingLrSchedulerConfig;
 use burn::lr_scheduler::module_lr_scheduler::ModuleLrScheduler;
 use burn::optim::decay::WeightDecayConfig;
+use burn::optim::grad_clipping::GradientClippingConfig;
 use burn::optim::momentum::MomentumConfig;
 use burn::optim::{AdamConfig, AdamWConfig, ModuleOptimizer, Optimizer, SgdConfig};
 
@@ -11,16 +12,21 @@ use crate::max_norm::MaxNorm;
 
 use crate::recipe::{OptimizerKind, OptimizerSpec, Schedule};
 
-/// Builds the optimizer a recipe names (the learning rate is applied by the scheduler), wrapped
-/// in the max-norm constraint when `max_norm` is set.
+/// Builds the optimizer a recipe names (the learning rate is applied by the scheduler), with
+/// gradient clipping when `grad_clip` is set, wrapped in the max-norm constraint when
+/// `max_norm` is set.
 pub fn build(spec: &OptimizerSpec, max_norm: Option<f64>) -> ModuleOptimizer {
     let decay = (spec.weight_decay > 0.0).then(|| WeightDecayConfig::new(spec.weight_decay as f32));
+    let clip = spec
+        .grad_clip
+        .map(|max| GradientClippingConfig::Norm(max as f32));
     match spec.kind {
         // PyTorch's epsilon, so results compare with the reference scripts.
         OptimizerKind::Adam => constrained(
             AdamConfig::new()
                 .with_epsilon(1e-8)
                 .with_weight_decay(decay)
+                .with_grad_clipping(clip)
                 .build(),
             max_norm,
         ),
@@ -28,6 +34,7 @@ pub fn build(spec: &OptimizerSpec, max_norm: Option<f64>) -> ModuleOptimizer {
             AdamWConfig::new()
                 .with_epsilon(1e-8)
                 .with_weight_decay(spec.weight_decay as f32)
+                .with_grad_clipping(clip)
                 .build(),
             max_norm,
         ),
@@ -39,6 +46,7 @@ pub fn build(spec: &OptimizerSpec, max_norm: Option<f64>) -> ModuleOptimizer {
                         .with_momentum(spec.momentum)
                         .with_dampening(0.0)
                 }))
+                .with_gradient_clipping(clip)
                 .build(),
             max_norm,
         ),

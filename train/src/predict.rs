@@ -37,3 +37,36 @@ pub fn load_image(
     };
     Ok(ImageBatcher::new(kind).batch(vec![item], device).images)
 }
+
+/// Reads the numbers of a CSV or plain text file (separated by commas, spaces or new lines;
+/// a non-numeric first line is taken for a header) and returns the last `window` of them.
+pub fn load_series_csv(path: &Path, window: usize) -> Result<Vec<f32>> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read the series file '{}'", path.display()))?;
+    let mut values = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        for field in line.split(|c: char| c == ',' || c.is_whitespace()) {
+            let field = field.trim();
+            if field.is_empty() {
+                continue;
+            }
+            match field.parse::<f32>() {
+                Ok(v) if v.is_finite() => values.push(v),
+                _ if i == 0 && values.is_empty() => break, // a header line
+                _ => anyhow::bail!(
+                    "'{}' line {}: '{field}' is not a number",
+                    path.display(),
+                    i + 1
+                ),
+            }
+        }
+    }
+    if values.len() < window {
+        anyhow::bail!(
+            "'{}' holds {} values; the model reads the last {window}",
+            path.display(),
+            values.len()
+        );
+    }
+    Ok(values.split_off(values.len() - window))
+}

@@ -7,8 +7,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::data::DataTask;
 use crate::model_spec::probability as check_probability;
-pub use crate::model_spec::Task;
 pub use crate::model_spec::ModelSpec;
+pub use crate::model_spec::Task;
 use zoo_datasets::{AugmentConfig, SineSeriesConfig};
 
 /// The recipes shipped inside the binary, as `(name, TOML text)`.
@@ -28,6 +28,27 @@ pub const BUILTIN_RECIPES: &[(&str, &str)] = &[
     (
         "cnn-mnist-mini",
         include_str!("../recipes/cnn-mnist-mini.toml"),
+    ),
+    (
+        "lstm-seqmnist",
+        include_str!("../recipes/lstm-seqmnist.toml"),
+    ),
+    (
+        "lstm-seqmnist-mini",
+        include_str!("../recipes/lstm-seqmnist-mini.toml"),
+    ),
+    (
+        "lstm-shakespeare",
+        include_str!("../recipes/lstm-shakespeare.toml"),
+    ),
+    (
+        "lstm-shakespeare-mini",
+        include_str!("../recipes/lstm-shakespeare-mini.toml"),
+    ),
+    ("lstm-sine", include_str!("../recipes/lstm-sine.toml")),
+    (
+        "lstm-sine-mini",
+        include_str!("../recipes/lstm-sine-mini.toml"),
     ),
 ];
 
@@ -150,7 +171,8 @@ pub struct OptimizerSpec {
     /// How the learning rate moves during training.
     #[serde(default)]
     pub schedule: Schedule,
-    /// Rescale the gradients whenever their global L2 norm exceeds this (recurrent nets).
+    /// Rescale each parameter tensor's gradient whenever its L2 norm exceeds this (Burn's norm
+    /// clipping, per tensor); the usual guard against exploding gradients in recurrent nets.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub grad_clip: Option<f64>,
 }
@@ -268,7 +290,9 @@ impl Recipe {
         check_probability("data.valid_fraction", self.data.valid_fraction)?;
         match (&self.gan, task) {
             (Some(gan), Task::Gan) => gan.validate()?,
-            (Some(_), _) => bail!("key 'gan': only GAN recipes ([model] kind = \"gan\") take a [gan] table"),
+            (Some(_), _) => {
+                bail!("key 'gan': only GAN recipes ([model] kind = \"gan\") take a [gan] table")
+            }
             (None, _) => {}
         }
         if let Some(clip) = self.optimizer.grad_clip {

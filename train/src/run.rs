@@ -6,7 +6,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
+use burn::data::dataloader::DataLoader;
 use burn::data::dataloader::DataLoaderBuilder;
+use burn::data::dataset::Dataset;
 use burn::prelude::*;
 use burn::store::ModuleRecord;
 use burn::train::checkpoint::{
@@ -14,18 +16,22 @@ use burn::train::checkpoint::{
 };
 use burn::train::metric::store::{Aggregate, Direction, Split};
 use burn::train::metric::{AccuracyMetric, LearningRateMetric, LossMetric};
-use burn::train::{Learner, SupervisedTraining};
+use burn::train::{InferenceStep, Learner, LearnerModel, SupervisedTraining, TrainStep};
 use serde::{Deserialize, Serialize};
-use zoo_datasets::ImageBatcher;
+use zoo_datasets::{
+    ImageBatcher, SeriesBatcher, SeriesWindows, TextWindows, TokenBatcher, Vocabulary,
+};
 
 use crate::backend::{smoke_test, Backend};
-use crate::data::{prepare, RunData};
+use crate::data::prepare;
 use crate::evaluate::evaluate;
+use crate::forecast::{self, evaluate_series, load_series, ForecastModel};
 use crate::history::{write_atomically, AfterEpoch, EpochRecorder, History};
+use crate::language_model::{self, evaluate_text, load_corpus, save_vocabulary, LanguageModel};
 use crate::model::Classifier;
 use crate::optimizer;
 use crate::progress::{self, WatchReport};
-use crate::recipe::{Monitor, Recipe};
+use crate::recipe::{Monitor, Recipe, Task};
 
 /// How to run a recipe (everything that is not part of the recipe itself).
 #[derive(Clone, Debug, Default)]
@@ -72,11 +78,11 @@ pub struct Summary {
     pub seed: u64,
     /// Epochs completed (fewer than asked for when early stopping fired).
     pub epochs_run: usize,
-    /// Epoch with the best validation accuracy.
+    /// Epoch with the best monitored validation metric.
     pub best_epoch: usize,
     /// Wall-clock seconds of training (validation included, test excluded).
     pub train_seconds: f64,
-    /// Training images per second, over the training splits only.
+    /// Training examples (images, windows) per second, over the training splits only.
     pub train_samples_per_second: f64,
     /// Final figures.
     pub metrics: SummaryMetrics,
@@ -84,15 +90,19 @@ pub struct Summary {
     pub run_dir: PathBuf,
 }
 
-/// Accuracies (fractions in `[0, 1]`) and losses of the saved model, in inference mode.
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+/// Figures of the saved model, in inference mode. Accuracies are fractions in `[0, 1]`;
+/// losses are cross-entropies in nats (per image, or per character for a language model) or,
+/// for a forecaster, mean squared errors. Fields a task does not have are absent.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Default)]
 pub struct SummaryMetrics {
-    /// On the training split.
-    pub train_accuracy: f64,
+    /// On the training split (classifiers and language models).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub train_accuracy: Option<f64>,
     /// Mean loss on the training split.
     pub train_loss: f64,
     /// On the validation split.
-    pub valid_accuracy: f64,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub valid_accuracy: Option<f64>,
     /// Mean loss on the validation split.
     pub valid_loss: f64,
     /// On the test set (absent when the run was told not to read it, as in a search).
@@ -101,6 +111,24 @@ pub struct SummaryMetrics {
     /// Mean loss on the test set (absent likewise).
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub test_loss: Option<f64>,
+    /// Language models: validation loss in bits per character.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub valid_bits_per_char: Option<f64>,
+    /// Language models: validation perplexity, `exp(valid_loss)`.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub valid_perplexity: Option<f64>,
+    /// Language models: test perplexity.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub test_perplexity: Option<f64>,
+    /// Forecasters: mean squared error on the test series.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub test_mse: Option<f64>,
+    /// Forecasters: mean absolute error on the test series.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub test_mae: Option<f64>,
+    /// Forecasters: test MSE of repeating the last value of each window.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub baseline_mse: Option<f64>,
 }
 
 /// File names inside a run folder.
@@ -114,13 +142,19 @@ pub mod files {
 }
 
 /// Trains `recipe` as `options` say, evaluates on the test set and writes the run folder.
+/// Image classifiers, language models and forecasters all train here, through burn-train;
+/// GAN recipes have their own loop ([`crate::gan`]).
 pub fn train(recipe: &Recipe, options: &RunOptions) -> Result<Summary> {
+    if recipe.model.task() == Task::Gan {
+        bail!(
+            "'{}' is a GAN recipe: it trains with the adversarial loop (zoo train runs it)",
+            recipe.name
+        );
+    }
     let device = options.backend.device()?;
     smoke_test(&device)?;
     let mut recipe = recipe.clone();
-    let mut data = prepare(&recipe.data, recipe.training.seed, options.data_dir.clone())?;
     if options.dry_run {
-        data = data.shrink(recipe.training.batch_size);
         recipe.training.epochs = 1;
     }
     let run_dir = prepare_run_dir(&recipe, options)?;
@@ -143,56 +177,30 @@ pub fn train(recipe: &Recipe, options: &RunOptions) -> Result<Summary> {
             );
         }
     }
-    println!(
-        "training '{}' on {} ({} train / {} valid / {} test images) with backend {}, {} epochs",
-        recipe.name,
-        recipe.data.dataset,
-        data.train.len(),
-        data.valid.len(),
-        data.test.len(),
-        options.backend,
-        recipe.training.epochs
-    );
-    write_atomically(&run_dir.join(files::RECIPE), recipe.to_toml().as_bytes())?;
-
-    let fit = fit(
-        &recipe,
-        &data,
-        &device,
-        &run_dir,
-        (resume_epoch, history),
+    let run = FitRun {
+        recipe: &recipe,
+        device: &device,
+        run_dir: &run_dir,
+        resume_epoch,
+        history,
         options,
-    )?;
-    let model = fit.model;
-
-    let batch = recipe.training.batch_size.max(256);
-    let train_eval = evaluate(&model, &data.train, data.kind, batch, &device);
-    let valid_eval = evaluate(&model, &data.valid, data.kind, batch, &device);
-    let test_eval =
-        (!options.skip_test).then(|| evaluate(&model, &data.test, data.kind, batch, &device));
-    model
-        .clone()
-        .into_record()
-        .save(run_dir.join(files::MODEL))
-        .with_context(|| format!("cannot save the model in {}", run_dir.display()))?;
-
+    };
+    let (stats, metrics) = match recipe.model.task() {
+        Task::ImageClassification => train_image_classifier(run)?,
+        Task::CharLm => train_language_model(run)?,
+        Task::Forecast => train_forecaster(run)?,
+        Task::Gan => unreachable!("GAN recipes were turned away above"),
+    };
     let summary = Summary {
         recipe: recipe.name.clone(),
         dataset: recipe.data.dataset.clone(),
         backend: options.backend.name().to_string(),
         seed: recipe.training.seed,
-        epochs_run: fit.epochs_run,
-        best_epoch: fit.best_epoch,
-        train_seconds: fit.seconds,
-        train_samples_per_second: fit.samples_per_second,
-        metrics: SummaryMetrics {
-            train_accuracy: train_eval.accuracy,
-            train_loss: train_eval.loss,
-            valid_accuracy: valid_eval.accuracy,
-            valid_loss: valid_eval.loss,
-            test_accuracy: test_eval.map(|e| e.accuracy),
-            test_loss: test_eval.map(|e| e.loss),
-        },
+        epochs_run: stats.epochs_run,
+        best_epoch: stats.best_epoch,
+        train_seconds: stats.seconds,
+        train_samples_per_second: stats.samples_per_second,
+        metrics,
         run_dir: run_dir.clone(),
     };
     let json = serde_json::to_string_pretty(&summary)?;
@@ -200,46 +208,272 @@ pub fn train(recipe: &Recipe, options: &RunOptions) -> Result<Summary> {
     Ok(summary)
 }
 
-/// What the training loop produced.
-struct Fit {
-    model: Classifier,
+/// Everything a task needs to fit its model.
+struct FitRun<'a> {
+    recipe: &'a Recipe,
+    device: &'a Device,
+    run_dir: &'a Path,
+    resume_epoch: Option<usize>,
+    history: History,
+    options: &'a RunOptions,
+}
+
+impl FitRun<'_> {
+    fn announce(&self, what: &str) {
+        println!(
+            "training '{}' on {} ({what}) with backend {}, {} epochs",
+            self.recipe.name,
+            self.recipe.data.dataset,
+            self.options.backend,
+            self.recipe.training.epochs
+        );
+    }
+
+    /// Batch size for evaluation passes.
+    fn eval_batch(&self) -> usize {
+        self.recipe.training.batch_size.max(256)
+    }
+}
+
+fn train_image_classifier(run: FitRun) -> Result<(FitStats, SummaryMetrics)> {
+    let recipe = run.recipe;
+    let mut data = prepare(
+        &recipe.data,
+        recipe.training.seed,
+        run.options.data_dir.clone(),
+    )?;
+    if run.options.dry_run {
+        data = data.shrink(recipe.training.batch_size);
+    }
+    run.announce(&format!(
+        "{} train / {} valid / {} test images",
+        data.train.len(),
+        data.valid.len(),
+        data.test.len()
+    ));
+    run.device.seed(recipe.training.seed);
+    let model = Classifier::new(&recipe.model, data.shape, &run.device.clone().autodiff())
+        .with_regularization(&recipe.regularization);
+    // Augmentation draws from its own seeded stream; a resumed run continues with a new one.
+    let augment_seed = recipe
+        .training
+        .seed
+        .wrapping_add(run.resume_epoch.unwrap_or(0) as u64);
+    let train_batcher =
+        ImageBatcher::new(data.kind).with_augmentation(recipe.data.augment.clone(), augment_seed);
+    let loaders = (
+        DataLoaderBuilder::new(train_batcher)
+            .batch_size(recipe.training.batch_size)
+            .shuffle(recipe.training.seed)
+            .build(data.train.clone()),
+        DataLoaderBuilder::new(ImageBatcher::new(data.kind))
+            .batch_size(recipe.training.batch_size)
+            .build(data.valid.clone()),
+    );
+    let (device, batch) = (run.device.clone(), run.eval_batch());
+    let (model, stats) = fit(model, loaders, data.train.len(), run)?;
+    let eval = |set| evaluate(&model, set, data.kind, batch, &device);
+    let (train_eval, valid_eval) = (eval(&data.train), eval(&data.valid));
+    let test_eval = (!stats.skip_test).then(|| eval(&data.test));
+    save_model(&model, &stats.run_dir)?;
+    Ok((
+        stats,
+        SummaryMetrics {
+            train_accuracy: Some(train_eval.accuracy),
+            train_loss: train_eval.loss,
+            valid_accuracy: Some(valid_eval.accuracy),
+            valid_loss: valid_eval.loss,
+            test_accuracy: test_eval.map(|e| e.accuracy),
+            test_loss: test_eval.map(|e| e.loss),
+            ..Default::default()
+        },
+    ))
+}
+
+fn train_language_model(run: FitRun) -> Result<(FitStats, SummaryMetrics)> {
+    let recipe = run.recipe;
+    let window = recipe.data.window.unwrap_or(language_model::DEFAULT_WINDOW);
+    let mut corpus = load_corpus(&recipe.data, run.options.data_dir.clone())?;
+    if run.options.dry_run {
+        let cut = |t: &Arc<Vec<u16>>, n: usize| Arc::new(t[..t.len().min(n)].to_vec());
+        let n = recipe.training.batch_size * window * 3 + 1;
+        corpus.train = cut(&corpus.train, n);
+        corpus.valid = cut(&corpus.valid, n);
+        corpus.test = cut(&corpus.test, n);
+    }
+    let train_windows = TextWindows::new(corpus.train.clone(), window);
+    run.announce(&format!(
+        "{} / {} / {} characters, vocabulary {}, windows of {window}",
+        corpus.train.len(),
+        corpus.valid.len(),
+        corpus.test.len(),
+        corpus.vocabulary.len()
+    ));
+    save_vocabulary(run.run_dir, &corpus.vocabulary)?;
+    run.device.seed(recipe.training.seed);
+    let model = LanguageModel::new(
+        &recipe.model,
+        corpus.vocabulary.len(),
+        &run.device.clone().autodiff(),
+    );
+    let loaders = (
+        DataLoaderBuilder::new(TokenBatcher)
+            .batch_size(recipe.training.batch_size)
+            .shuffle(recipe.training.seed)
+            .build(train_windows.clone()),
+        DataLoaderBuilder::new(TokenBatcher)
+            .batch_size(recipe.training.batch_size)
+            .build(TextWindows::new(corpus.valid.clone(), window)),
+    );
+    let (device, batch) = (run.device.clone(), run.eval_batch());
+    let (model, stats) = fit(model, loaders, train_windows.len(), run)?;
+    let eval =
+        |tokens: &Arc<Vec<u16>>| evaluate_text(&model, tokens.clone(), window, batch, &device);
+    let (train_eval, valid_eval) = (eval(&corpus.train), eval(&corpus.valid));
+    let test_eval = (!stats.skip_test).then(|| eval(&corpus.test));
+    save_model(&model, &stats.run_dir)?;
+    Ok((
+        stats,
+        SummaryMetrics {
+            train_accuracy: Some(train_eval.accuracy),
+            train_loss: train_eval.loss,
+            valid_accuracy: Some(valid_eval.accuracy),
+            valid_loss: valid_eval.loss,
+            test_accuracy: test_eval.map(|e| e.accuracy),
+            test_loss: test_eval.map(|e| e.loss),
+            valid_bits_per_char: Some(valid_eval.loss / std::f64::consts::LN_2),
+            valid_perplexity: Some(valid_eval.loss.exp()),
+            test_perplexity: test_eval.map(|e| e.loss.exp()),
+            ..Default::default()
+        },
+    ))
+}
+
+fn train_forecaster(run: FitRun) -> Result<(FitStats, SummaryMetrics)> {
+    let recipe = run.recipe;
+    let shape = forecast::window_and_horizon(&recipe.data);
+    let [mut train, mut valid, mut test] = load_series(&recipe.data, recipe.training.seed);
+    if run.options.dry_run {
+        let cut = |s: &Arc<Vec<f32>>, n: usize| Arc::new(s[..s.len().min(n)].to_vec());
+        let n = recipe.training.batch_size * 3 + shape.0 + shape.1;
+        (train, valid, test) = (cut(&train, n), cut(&valid, n), cut(&test, n));
+    }
+    let train_windows = SeriesWindows::new(train.clone(), shape.0, shape.1);
+    run.announce(&format!(
+        "{} / {} / {} values, windows of {} to forecast {}",
+        train.len(),
+        valid.len(),
+        test.len(),
+        shape.0,
+        shape.1
+    ));
+    run.device.seed(recipe.training.seed);
+    let model = ForecastModel::new(&recipe.model, shape.1, &run.device.clone().autodiff());
+    let loaders = (
+        DataLoaderBuilder::new(SeriesBatcher)
+            .batch_size(recipe.training.batch_size)
+            .shuffle(recipe.training.seed)
+            .build(train_windows.clone()),
+        DataLoaderBuilder::new(SeriesBatcher)
+            .batch_size(recipe.training.batch_size)
+            .build(SeriesWindows::new(valid.clone(), shape.0, shape.1)),
+    );
+    let (device, batch) = (run.device.clone(), run.eval_batch());
+    let (model, stats) = fit(model, loaders, train_windows.len(), run)?;
+    let eval =
+        |values: &Arc<Vec<f32>>| evaluate_series(&model, values.clone(), shape, batch, &device);
+    let (train_eval, valid_eval) = (eval(&train), eval(&valid));
+    let test_eval = (!stats.skip_test).then(|| eval(&test));
+    save_model(&model, &stats.run_dir)?;
+    Ok((
+        stats,
+        SummaryMetrics {
+            train_loss: train_eval.mse,
+            valid_loss: valid_eval.mse,
+            test_loss: test_eval.map(|e| e.mse),
+            test_mse: test_eval.map(|e| e.mse),
+            test_mae: test_eval.map(|e| e.mae),
+            baseline_mse: test_eval.map(|e| e.baseline_mse),
+            ..Default::default()
+        },
+    ))
+}
+
+fn save_model<M: Module>(model: &M, run_dir: &Path) -> Result<()> {
+    model
+        .clone()
+        .into_record()
+        .save(run_dir.join(files::MODEL))
+        .with_context(|| format!("cannot save the model in {}", run_dir.display()))
+}
+
+/// A model burn-train can fit, and the metrics its outputs support.
+pub trait Fittable: LearnerModel + Sized {
+    /// Adds the model's training and validation metrics.
+    fn with_metrics(training: SupervisedTraining<Self>) -> SupervisedTraining<Self>;
+}
+
+impl Fittable for Classifier {
+    fn with_metrics(training: SupervisedTraining<Self>) -> SupervisedTraining<Self> {
+        training.metrics((AccuracyMetric::new(), LossMetric::new()))
+    }
+}
+
+impl Fittable for LanguageModel {
+    fn with_metrics(training: SupervisedTraining<Self>) -> SupervisedTraining<Self> {
+        training.metrics((AccuracyMetric::new(), LossMetric::new()))
+    }
+}
+
+impl Fittable for ForecastModel {
+    fn with_metrics(training: SupervisedTraining<Self>) -> SupervisedTraining<Self> {
+        training.metrics((LossMetric::new(),))
+    }
+}
+
+/// The training and validation loaders of a model.
+type Loaders<M> = (
+    Arc<dyn DataLoader<<M as TrainStep>::Input>>,
+    Arc<dyn DataLoader<<M as InferenceStep>::Input>>,
+);
+
+/// How the training loop went.
+struct FitStats {
     epochs_run: usize,
     best_epoch: usize,
     seconds: f64,
     samples_per_second: f64,
+    skip_test: bool,
+    run_dir: PathBuf,
 }
 
-fn fit(
-    recipe: &Recipe,
-    data: &RunData,
-    device: &Device,
-    run_dir: &Path,
-    (resume_epoch, history): (Option<usize>, History),
-    options: &RunOptions,
-) -> Result<Fit> {
+/// The one supervised training loop: burn-train's `SupervisedTraining` with checkpoints (last
+/// two epochs and the best), per-epoch history, early stopping, the progress display and the
+/// divergence watch. Returns the trained model on the inference device.
+fn fit<M: Fittable>(
+    model: M,
+    (train_loader, valid_loader): Loaders<M>,
+    train_examples: usize,
+    run: FitRun,
+) -> Result<(M, FitStats)> {
+    let FitRun {
+        recipe,
+        device,
+        run_dir,
+        resume_epoch,
+        history,
+        options,
+    } = run;
+    // Written once the data has loaded, so a run that could not start leaves no run behind.
+    write_atomically(&run_dir.join(files::RECIPE), recipe.to_toml().as_bytes())?;
     let plain = options.plain_progress;
     let after_epoch = options.after_epoch.as_ref().map(|c| c.0.clone());
     let training = &recipe.training;
-    device.seed(training.seed);
-    let autodiff = device.clone().autodiff();
-    let model = Classifier::new(&recipe.model, data.shape, &autodiff)
-        .with_regularization(&recipe.regularization);
 
     let history = Arc::new(Mutex::new(history));
     let recorder = EpochRecorder::new(history.clone(), after_epoch);
     let report = Arc::new(Mutex::new(WatchReport::default()));
 
-    // Augmentation draws from its own seeded stream; a resumed run continues with a new one.
-    let augment_seed = training.seed.wrapping_add(resume_epoch.unwrap_or(0) as u64);
-    let train_batcher =
-        ImageBatcher::new(data.kind).with_augmentation(recipe.data.augment.clone(), augment_seed);
-    let train_loader = DataLoaderBuilder::new(train_batcher)
-        .batch_size(training.batch_size)
-        .shuffle(training.seed)
-        .build(data.train.clone());
-    let valid_loader = DataLoaderBuilder::new(ImageBatcher::new(data.kind))
-        .batch_size(training.batch_size)
-        .build(data.valid.clone());
     // Keep the last two epochs (for --resume) and the best one by the monitored metric.
     let best = match training.monitor {
         Monitor::ValidAccuracy => MetricCheckpointingStrategy::new(
@@ -259,8 +493,8 @@ fn fit(
         .add(KeepLastNCheckpoints::new(2))
         .add(best)
         .build();
-    let mut supervised = SupervisedTraining::new(run_dir, train_loader, valid_loader)
-        .metrics((AccuracyMetric::new(), LossMetric::new()))
+    let supervised = SupervisedTraining::new(run_dir, train_loader, valid_loader);
+    let mut supervised = M::with_metrics(supervised)
         .metric_train_numeric(LearningRateMetric::new())
         .with_default_checkpointers()
         .with_checkpointing_strategy(checkpoints)
@@ -273,7 +507,7 @@ fn fit(
     let renderer = progress::renderer(interrupter.clone(), resume_epoch, plain, report.clone());
     let supervised = supervised.renderer(renderer);
 
-    let steps_per_epoch = data.train.len().div_ceil(training.batch_size);
+    let steps_per_epoch = train_examples.div_ceil(training.batch_size);
     let schedule = optimizer::schedule(&recipe.optimizer, steps_per_epoch * training.epochs)?;
     let start = Instant::now();
     let result = supervised.launch(Learner::new(
@@ -312,13 +546,17 @@ fn fit(
         println!("early stopping: restored the weights of epoch {best_epoch}");
     }
     let samples_per_second = report.train_items as f64 / report.train_split_seconds.max(1e-9);
-    Ok(Fit {
-        model: model.fork(device),
-        epochs_run,
-        best_epoch,
-        seconds,
-        samples_per_second,
-    })
+    Ok((
+        model.fork(device),
+        FitStats {
+            epochs_run,
+            best_epoch,
+            seconds,
+            samples_per_second,
+            skip_test: options.skip_test,
+            run_dir: run_dir.to_path_buf(),
+        },
+    ))
 }
 
 fn prepare_run_dir(recipe: &Recipe, options: &RunOptions) -> Result<PathBuf> {
@@ -395,8 +633,8 @@ pub fn last_checkpoint(run_dir: &Path, max_epoch: usize) -> Result<usize> {
         })
 }
 
-/// Reads a run folder back: its recipe and a model loaded with its trained weights on `device`.
-pub fn load_run(run_dir: &Path, device: &Device) -> Result<(Recipe, Classifier)> {
+/// Reads a run folder's recipe.
+pub fn load_recipe(run_dir: &Path) -> Result<Recipe> {
     let recipe_path = run_dir.join(files::RECIPE);
     let text = std::fs::read_to_string(&recipe_path).with_context(|| {
         format!(
@@ -405,15 +643,73 @@ pub fn load_run(run_dir: &Path, device: &Device) -> Result<(Recipe, Classifier)>
             files::RECIPE
         )
     })?;
-    let recipe = Recipe::parse(&recipe_path.display().to_string(), &text, &[])?;
+    Recipe::parse(&recipe_path.display().to_string(), &text, &[])
+}
+
+/// Reads a run folder's recipe and checks that its model does `task`; `command` names what
+/// was asked, for the error.
+pub fn load_recipe_for(run_dir: &Path, task: Task, command: &str) -> Result<Recipe> {
+    let recipe = load_recipe(run_dir)?;
+    let found = recipe.model.task();
+    if found != task {
+        bail!(
+            "'{}' holds a {} run ({} model); {command}",
+            run_dir.display(),
+            recipe.name,
+            recipe.model.kind_name()
+        );
+    }
+    Ok(recipe)
+}
+
+fn load_model_record(run_dir: &Path) -> Result<ModuleRecord> {
     let model_path = run_dir.join(files::MODEL);
-    let record = ModuleRecord::load(&model_path).with_context(|| {
+    ModuleRecord::load(&model_path).with_context(|| {
         format!(
             "cannot read the model '{}' (did the run finish?)",
             model_path.display()
         )
-    })?;
+    })
+}
+
+/// Reads an image-classifier run back: its recipe and its trained model on `device`.
+pub fn load_run(run_dir: &Path, device: &Device) -> Result<(Recipe, Classifier)> {
+    let recipe = load_recipe_for(
+        run_dir,
+        Task::ImageClassification,
+        "this command needs an image classifier run",
+    )?;
     let shape = crate::data::dataset_shape(&recipe.data);
-    let model = Classifier::new(&recipe.model, shape, device).load_record(record);
+    let model =
+        Classifier::new(&recipe.model, shape, device).load_record(load_model_record(run_dir)?);
+    Ok((recipe, model))
+}
+
+/// Reads a language-model run back: recipe, trained model and vocabulary.
+pub fn load_language_model(
+    run_dir: &Path,
+    device: &Device,
+) -> Result<(Recipe, LanguageModel, Vocabulary)> {
+    let recipe = load_recipe_for(
+        run_dir,
+        Task::CharLm,
+        "this command needs a language-model run (e.g. lstm-shakespeare)",
+    )?;
+    let vocabulary = language_model::load_vocabulary(run_dir)?;
+    let model = LanguageModel::new(&recipe.model, vocabulary.len(), device)
+        .load_record(load_model_record(run_dir)?);
+    Ok((recipe, model, vocabulary))
+}
+
+/// Reads a forecaster run back: recipe and trained model.
+pub fn load_forecaster(run_dir: &Path, device: &Device) -> Result<(Recipe, ForecastModel)> {
+    let recipe = load_recipe_for(
+        run_dir,
+        Task::Forecast,
+        "this command needs a forecaster run (e.g. lstm-sine)",
+    )?;
+    let (_, horizon) = forecast::window_and_horizon(&recipe.data);
+    let model =
+        ForecastModel::new(&recipe.model, horizon, device).load_record(load_model_record(run_dir)?);
     Ok((recipe, model))
 }

@@ -219,10 +219,11 @@ impl StudyRow {
         Self {
             variant: variant.name().to_string(),
             seed: summary.seed,
-            train_accuracy: m.train_accuracy,
-            valid_accuracy: m.valid_accuracy,
+            train_accuracy: m.train_accuracy.unwrap_or(f64::NAN),
+            valid_accuracy: m.valid_accuracy.unwrap_or(f64::NAN),
             test_accuracy: m.test_accuracy.unwrap_or(f64::NAN),
-            generalization_gap: m.train_accuracy - m.test_accuracy.unwrap_or(f64::NAN),
+            generalization_gap: m.train_accuracy.unwrap_or(f64::NAN)
+                - m.test_accuracy.unwrap_or(f64::NAN),
             best_epoch: summary.best_epoch,
             epochs_run: summary.epochs_run,
             seconds: summary.train_seconds,
@@ -236,6 +237,13 @@ impl StudyRow {
 pub fn regularization_study(base: &Recipe, options: &StudyOptions) -> Result<Vec<StudyRow>> {
     if options.variants.is_empty() || options.seeds == 0 {
         bail!("a study needs at least one variant and one seed");
+    }
+    if base.model.task() != crate::recipe::Task::ImageClassification {
+        bail!(
+            "the regularization study compares image classifiers; '{}' is a {} recipe",
+            base.name,
+            base.model.kind_name()
+        );
     }
     std::fs::create_dir_all(&options.out)
         .with_context(|| format!("cannot create study folder '{}'", options.out.display()))?;

@@ -54,6 +54,13 @@ impl SequenceClassifierConfig {
 }
 
 impl SequenceClassifier {
+    /// Every weight matrix (LSTM gates and output map), flattened, for weight penalties.
+    pub fn weights(&self) -> Vec<Tensor<1>> {
+        let mut weights = self.lstm.weights();
+        weights.push(self.output.weight.val().flatten(0, 1)); // [width * classes]
+        weights
+    }
+
     /// Class logits: `[batch, time, features] -> [batch, classes]`.
     pub fn forward(&self, sequences: Tensor<3>) -> Tensor<2> {
         let (outputs, states) = self.lstm.forward(sequences, None); // [batch, time, width]

@@ -91,6 +91,30 @@ impl LstmStack {
         }
     }
 
+    /// Every weight matrix (input and recurrent maps of every gate, every layer and direction),
+    /// flattened: what weight penalties act on. Biases are not included.
+    pub fn weights(&self) -> Vec<Tensor<1>> {
+        self.layers
+            .iter()
+            .flat_map(|layer| match layer {
+                Recurrent::Forward(lstm) => vec![lstm],
+                Recurrent::Bidirectional(bi) => vec![&bi.forward, &bi.reverse],
+            })
+            .flat_map(|lstm| {
+                [
+                    Some(&lstm.input_gate),
+                    lstm.forget_gate.as_ref(),
+                    Some(&lstm.output_gate),
+                    Some(&lstm.cell_gate),
+                ]
+                .into_iter()
+                .flatten()
+            })
+            .flat_map(|gate| [&gate.input_transform, &gate.hidden_transform])
+            .map(|linear| linear.weight.val().flatten(0, 1)) // [in * out]
+            .collect()
+    }
+
     /// Runs the sequence through every layer: `[batch, time, input] -> [batch, time, output_size]`.
     ///
     /// `states` holds one state per layer to start from (zeros when `None`), and one final
@@ -156,6 +180,18 @@ mod tests {
             let (again, _) = stack.forward(Tensor::<3>::ones([4, 5, 3], &device), Some(states));
             assert_eq!(again.dims(), [4, 5, width]);
         }
+    }
+
+    #[test]
+    fn weights_are_eight_matrices_per_direction_and_layer() {
+        let stack = LstmStackConfig::new(3, 4)
+            .with_num_layers(2)
+            .with_bidirectional(true)
+            .init(&Device::flex());
+        let weights = stack.weights();
+        assert_eq!(weights.len(), 2 * 2 * 8);
+        assert_eq!(weights[0].dims(), [3 * 4]); // first gate's input map
+        assert_eq!(weights[1].dims(), [4 * 4]); // its recurrent map
     }
 
     #[test]

@@ -363,10 +363,10 @@ fn run_trial(
         Err(err) => (TrialStatus::Failed, Some(format!("{err:#}"))),
     };
     let value = match (&outcome, status) {
-        (Ok(summary), TrialStatus::Complete) => Some(match options.metric {
+        (Ok(summary), TrialStatus::Complete) => match options.metric {
             Metric::ValidAccuracy => summary.metrics.valid_accuracy,
-            Metric::ValidLoss => summary.metrics.valid_loss,
-        }),
+            Metric::ValidLoss => Some(summary.metrics.valid_loss),
+        },
         _ => value.filter(|v| v.is_finite()),
     };
     options
