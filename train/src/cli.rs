@@ -4,6 +4,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 
+use crate::bench::{bench, write_report, BenchOptions};
 use crate::data::{dataset_kind, load_splits};
 use crate::evaluate::{evaluate, probabilities};
 use crate::forecast::{self, evaluate_series, load_series};
@@ -57,6 +58,9 @@ enum Command {
     Search(SearchArgs),
     /// Generate text with a language-model run, continuing a prompt.
     Generate(GenerateArgs),
+    /// Measure training and inference samples/s of recipes on each backend (real data
+    /// pipeline and optimizer, after a warm-up); prints a table and writes bench.json.
+    Bench(BenchArgs),
     /// Use a finished run's model: classify an image file (PNG or JPEG, any size), or, for a
     /// forecaster run, forecast the values after a series read from a CSV file.
     Predict {
@@ -69,6 +73,40 @@ enum Command {
         #[arg(long, value_enum, default_value_t = Backend::Flex)]
         backend: Backend,
     },
+}
+
+#[derive(Args)]
+struct BenchArgs {
+    /// Built-in recipe names or recipe .toml files.
+    #[arg(required = true)]
+    recipes: Vec<String>,
+    /// Comma-separated backends; those not compiled in or without a device are skipped with
+    /// the reason.
+    #[arg(
+        long,
+        value_enum,
+        value_delimiter = ',',
+        default_value = "flex,ndarray,wgpu,cuda"
+    )]
+    backends: Vec<Backend>,
+    /// Timed batches per measurement.
+    #[arg(long, default_value_t = 50)]
+    batches: usize,
+    /// Untimed warm-up batches before them.
+    #[arg(long, default_value_t = 5)]
+    warmup: usize,
+    /// Batch size instead of each recipe's own.
+    #[arg(long)]
+    batch_size: Option<usize>,
+    /// Folder for bench.json.
+    #[arg(long, value_name = "DIR", default_value = "bench")]
+    out: PathBuf,
+    /// Override any key of every recipe (repeatable).
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    set: Vec<String>,
+    /// Folder with the datasets; defaults to $ZOO_DATA_DIR, then the user cache.
+    #[arg(long, value_name = "DIR")]
+    data_dir: Option<PathBuf>,
 }
 
 #[derive(Args)]
@@ -300,7 +338,30 @@ fn run(cli: Cli) -> Result<()> {
             backend,
         } => predict_command(&run_dir, &input, backend),
         Command::Generate(args) => generate_command(args),
+        Command::Bench(args) => bench_command(args),
     }
+}
+
+fn bench_command(args: BenchArgs) -> Result<()> {
+    let recipes = args
+        .recipes
+        .iter()
+        .map(|r| Recipe::load(r, &args.set))
+        .collect::<Result<Vec<_>>>()?;
+    let options = BenchOptions {
+        backends: args.backends,
+        batches: args.batches,
+        warmup: args.warmup,
+        batch_size: args.batch_size,
+        data_dir: args.data_dir,
+    };
+    let rows = bench(&recipes, &options)?;
+    if rows.is_empty() {
+        bail!("no backend could run here");
+    }
+    let path = write_report(&args.out, &rows)?;
+    println!("wrote {}", path.display());
+    Ok(())
 }
 
 fn eval_command(run_dir: &Path, common: CommonArgs) -> Result<()> {

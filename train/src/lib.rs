@@ -16,6 +16,7 @@
 #![warn(missing_docs)]
 
 pub mod backend;
+pub mod bench;
 pub mod cli;
 pub mod data;
 pub mod evaluate;
@@ -33,6 +34,7 @@ pub mod progress;
 pub mod recipe;
 pub mod run;
 pub mod search;
+pub mod setup;
 pub mod study;
 
 pub use backend::Backend;

@@ -6,8 +6,6 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
-use burn::data::dataloader::DataLoader;
-use burn::data::dataloader::DataLoaderBuilder;
 use burn::data::dataset::Dataset;
 use burn::prelude::*;
 use burn::store::ModuleRecord;
@@ -16,11 +14,9 @@ use burn::train::checkpoint::{
 };
 use burn::train::metric::store::{Aggregate, Direction, Split};
 use burn::train::metric::{AccuracyMetric, LearningRateMetric, LossMetric};
-use burn::train::{InferenceStep, Learner, LearnerModel, SupervisedTraining, TrainStep};
+use burn::train::{Learner, LearnerModel, SupervisedTraining};
 use serde::{Deserialize, Serialize};
-use zoo_datasets::{
-    ImageBatcher, SeriesBatcher, SeriesWindows, TextWindows, TokenBatcher, Vocabulary,
-};
+use zoo_datasets::{SeriesWindows, TextWindows, Vocabulary};
 
 use crate::backend::{smoke_test, Backend};
 use crate::data::prepare;
@@ -32,6 +28,7 @@ use crate::model::Classifier;
 use crate::optimizer;
 use crate::progress::{self, WatchReport};
 use crate::recipe::{Monitor, Recipe, Task};
+use crate::setup::{self, Loaders};
 
 /// How to run a recipe (everything that is not part of the recipe itself).
 #[derive(Clone, Debug, Default)]
@@ -251,25 +248,13 @@ fn train_image_classifier(run: FitRun) -> Result<(FitStats, SummaryMetrics)> {
         data.valid.len(),
         data.test.len()
     ));
-    run.device.seed(recipe.training.seed);
-    let model = Classifier::new(&recipe.model, data.shape, &run.device.clone().autodiff())
-        .with_regularization(&recipe.regularization);
     // Augmentation draws from its own seeded stream; a resumed run continues with a new one.
     let augment_seed = recipe
         .training
         .seed
         .wrapping_add(run.resume_epoch.unwrap_or(0) as u64);
-    let train_batcher =
-        ImageBatcher::new(data.kind).with_augmentation(recipe.data.augment.clone(), augment_seed);
-    let loaders = (
-        DataLoaderBuilder::new(train_batcher)
-            .batch_size(recipe.training.batch_size)
-            .shuffle(recipe.training.seed)
-            .build(data.train.clone()),
-        DataLoaderBuilder::new(ImageBatcher::new(data.kind))
-            .batch_size(recipe.training.batch_size)
-            .build(data.valid.clone()),
-    );
+    let (model, loaders) =
+        setup::image_classifier(recipe, &data, &run.device.clone().autodiff(), augment_seed);
     let (device, batch) = (run.device.clone(), run.eval_batch());
     let (model, stats) = fit(model, loaders, data.train.len(), run)?;
     let eval = |set| evaluate(&model, set, data.kind, batch, &device);
@@ -310,21 +295,7 @@ fn train_language_model(run: FitRun) -> Result<(FitStats, SummaryMetrics)> {
         corpus.vocabulary.len()
     ));
     save_vocabulary(run.run_dir, &corpus.vocabulary)?;
-    run.device.seed(recipe.training.seed);
-    let model = LanguageModel::new(
-        &recipe.model,
-        corpus.vocabulary.len(),
-        &run.device.clone().autodiff(),
-    );
-    let loaders = (
-        DataLoaderBuilder::new(TokenBatcher)
-            .batch_size(recipe.training.batch_size)
-            .shuffle(recipe.training.seed)
-            .build(train_windows.clone()),
-        DataLoaderBuilder::new(TokenBatcher)
-            .batch_size(recipe.training.batch_size)
-            .build(TextWindows::new(corpus.valid.clone(), window)),
-    );
+    let (model, loaders) = setup::language_model(recipe, &corpus, &run.device.clone().autodiff());
     let (device, batch) = (run.device.clone(), run.eval_batch());
     let (model, stats) = fit(model, loaders, train_windows.len(), run)?;
     let eval =
@@ -367,17 +338,8 @@ fn train_forecaster(run: FitRun) -> Result<(FitStats, SummaryMetrics)> {
         shape.0,
         shape.1
     ));
-    run.device.seed(recipe.training.seed);
-    let model = ForecastModel::new(&recipe.model, shape.1, &run.device.clone().autodiff());
-    let loaders = (
-        DataLoaderBuilder::new(SeriesBatcher)
-            .batch_size(recipe.training.batch_size)
-            .shuffle(recipe.training.seed)
-            .build(train_windows.clone()),
-        DataLoaderBuilder::new(SeriesBatcher)
-            .batch_size(recipe.training.batch_size)
-            .build(SeriesWindows::new(valid.clone(), shape.0, shape.1)),
-    );
+    let (model, loaders) =
+        setup::forecaster(recipe, &train, &valid, &run.device.clone().autodiff());
     let (device, batch) = (run.device.clone(), run.eval_batch());
     let (model, stats) = fit(model, loaders, train_windows.len(), run)?;
     let eval =
@@ -430,12 +392,6 @@ impl Fittable for ForecastModel {
         training.metrics((LossMetric::new(),))
     }
 }
-
-/// The training and validation loaders of a model.
-type Loaders<M> = (
-    Arc<dyn DataLoader<<M as TrainStep>::Input>>,
-    Arc<dyn DataLoader<<M as InferenceStep>::Input>>,
-);
 
 /// How the training loop went.
 struct FitStats {
