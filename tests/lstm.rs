@@ -86,6 +86,8 @@ fn mini_recipes_train_one_epoch_on_flex_and_wgpu() {
                         s["metrics"].get("test_accuracy").is_none(),
                         "a forecaster has no accuracy"
                     );
+                    let png = std::fs::read(run.join("forecast.png")).expect("forecast.png");
+                    assert_eq!(&png[1..4], b"PNG");
                 }
                 _ => {
                     let loss = metric(&s, "valid_loss");

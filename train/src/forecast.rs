@@ -133,3 +133,31 @@ pub fn forecast(model: &ForecastModel, history: &[f32], device: &Device) -> Vec<
         .try_to_vec::<f32>()
         .unwrap_or_default()
 }
+
+/// Draws `forecast.png` in `run_dir`: the first `steps` values of `values` after one window, and
+/// the model's forecasts of them, `horizon` values at a time from the true window before each.
+pub fn plot_forecasts(
+    model: &ForecastModel,
+    values: &[f32],
+    (window, horizon): (usize, usize),
+    steps: usize,
+    path: &std::path::Path,
+    device: &Device,
+) -> anyhow::Result<()> {
+    let end = (window + steps).min(values.len());
+    let actual: Vec<(f64, f64)> = (window..end)
+        .map(|t| (t as f64, values[t] as f64))
+        .collect();
+    let mut predicted = Vec::new();
+    let mut t = window;
+    while t + horizon <= end {
+        let next = forecast(model, &values[t - window..t], device);
+        predicted.extend(
+            next.iter()
+                .enumerate()
+                .map(|(i, &v)| ((t + i) as f64, v as f64)),
+        );
+        t += horizon;
+    }
+    crate::plot::forecast(path, &actual, &predicted)
+}

@@ -157,7 +157,8 @@ pub fn panels(path: &Path, panels: &[Panel]) -> Result<()> {
     std::fs::rename(&tmp, path).map_err(|e| anyhow!("cannot write {}: {e}", path.display()))
 }
 
-/// `curves.png`: loss (left) and accuracy (right) per epoch, train vs valid.
+/// `curves.png`: loss (left) and accuracy (right) per epoch, train vs valid. The accuracy panel
+/// is left out for tasks without accuracy (forecasters).
 pub fn training_curves(path: &Path, epochs: &[EpochRecord]) -> Result<()> {
     let pick = |f: &dyn Fn(&EpochRecord) -> f64| -> Vec<(f64, f64)> {
         epochs.iter().map(|r| (r.epoch as f64, f(r))).collect()
@@ -167,27 +168,50 @@ pub fn training_curves(path: &Path, epochs: &[EpochRecord]) -> Result<()> {
         points: pick(f),
         line: true,
     };
+    let mut charts = vec![Panel {
+        title: "loss",
+        x_label: "epoch",
+        y_label: "mean loss",
+        series: vec![
+            split("train", &|r| r.train.loss),
+            split("valid", &|r| r.valid.loss),
+        ],
+    }];
+    if epochs.iter().any(|r| r.valid.accuracy.is_finite()) {
+        charts.push(Panel {
+            title: "accuracy",
+            x_label: "epoch",
+            y_label: "accuracy (%)",
+            series: vec![
+                split("train", &|r| 100.0 * r.train.accuracy),
+                split("valid", &|r| 100.0 * r.valid.accuracy),
+            ],
+        });
+    }
+    panels(path, &charts)
+}
+
+/// `forecast.png`: a stretch of the test series and the model's forecasts of it, each forecast
+/// made from the true values before it.
+pub fn forecast(path: &Path, actual: &[(f64, f64)], forecast: &[(f64, f64)]) -> Result<()> {
     panels(
         path,
-        &[
-            Panel {
-                title: "loss",
-                x_label: "epoch",
-                y_label: "cross-entropy",
-                series: vec![
-                    split("train", &|r| r.train.loss),
-                    split("valid", &|r| r.valid.loss),
-                ],
-            },
-            Panel {
-                title: "accuracy",
-                x_label: "epoch",
-                y_label: "accuracy (%)",
-                series: vec![
-                    split("train", &|r| 100.0 * r.train.accuracy),
-                    split("valid", &|r| 100.0 * r.valid.accuracy),
-                ],
-            },
-        ],
+        &[Panel {
+            title: "test series and forecasts",
+            x_label: "step",
+            y_label: "value",
+            series: vec![
+                Series {
+                    label: "actual",
+                    points: actual.to_vec(),
+                    line: true,
+                },
+                Series {
+                    label: "forecast",
+                    points: forecast.to_vec(),
+                    line: true,
+                },
+            ],
+        }],
     )
 }

@@ -347,6 +347,10 @@ fn train_forecaster(run: FitRun) -> Result<(FitStats, SummaryMetrics)> {
     let (train_eval, valid_eval) = (eval(&train), eval(&valid));
     let test_eval = (!stats.skip_test).then(|| eval(&test));
     save_model(&model, &stats.run_dir)?;
+    if !stats.skip_test {
+        let path = stats.run_dir.join("forecast.png");
+        forecast::plot_forecasts(&model, &test, shape, 300, &path, &device)?;
+    }
     Ok((
         stats,
         SummaryMetrics {
