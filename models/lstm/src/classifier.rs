@@ -61,20 +61,25 @@ impl SequenceClassifier {
         weights
     }
 
-    /// Class logits: `[batch, time, features] -> [batch, classes]`.
-    pub fn forward(&self, sequences: Tensor<3>) -> Tensor<2> {
+    /// The pooled summary of each sequence (what the output map reads):
+    /// `[batch, time, features] -> [batch, width]`.
+    pub fn features(&self, sequences: Tensor<3>) -> Tensor<2> {
         let (outputs, states) = self.lstm.forward(sequences, None); // [batch, time, width]
-        let pooled = match self.pooling {
+        match self.pooling {
             Pooling::Last => {
                 states
                     .into_iter()
                     .last()
                     .expect("an LSTM stack has at least one layer")
-                    .hidden
-            } // [batch, width]
+                    .hidden // [batch, width]
+            }
             Pooling::Mean => outputs.mean_dim(1).squeeze_dim(1), // [batch, width]
-        };
-        self.output.forward(pooled) // [batch, classes]
+        }
+    }
+
+    /// Class logits: `[batch, time, features] -> [batch, classes]`.
+    pub fn forward(&self, sequences: Tensor<3>) -> Tensor<2> {
+        self.output.forward(self.features(sequences)) // [batch, classes]
     }
 }
 
