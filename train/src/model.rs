@@ -99,6 +99,15 @@ impl Classifier {
         }
     }
 
+    /// The penultimate layer's activations (the dense head's last hidden layer):
+    /// `[batch, channels, height, width] -> [batch, features]`.
+    pub fn features(&self, images: Tensor<4>) -> Tensor<2> {
+        match &self.network {
+            Network::Mlp(mlp) => mlp.features(images.flatten(1, 3)),
+            Network::Cnn(cnn) => cnn.features(images),
+        }
+    }
+
     /// Logits, cross-entropy loss and targets for one batch (no smoothing, no penalty: the
     /// figures reported for validation and test).
     pub fn forward_classification(&self, batch: ImageBatch) -> ClassificationOutput {
