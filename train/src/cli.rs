@@ -6,7 +6,8 @@ use std::sync::Arc;
 
 use crate::data::{dataset_kind, load_splits};
 use crate::evaluate::{evaluate, probabilities};
-use crate::recipe::BUILTIN_RECIPES;
+use crate::gan::{train_gan, GanSummary};
+use crate::recipe::{Task, BUILTIN_RECIPES};
 use crate::search::report::{leaderboard, ranked, write_reports};
 use crate::search::runner::{search, validate, Metric, SearchOptions, Strategy};
 use crate::search::storage::{SearchStorage, SqliteStorage};
@@ -51,6 +52,23 @@ enum Command {
     /// Search the hyperparameters of a recipe's [search] space; every trial is stored (SQLite),
     /// so the same command continues a killed search and several processes can share one study.
     Search(SearchArgs),
+    /// Draw images from a GAN run's generator into one grid PNG and print its path.
+    Sample {
+        /// The run folder of a GAN recipe (finished, or the newest checkpoint of a running one).
+        run_dir: PathBuf,
+        /// Number of images in the grid.
+        #[arg(long, default_value_t = 64)]
+        n: usize,
+        /// Seed of the latent vectors: the same seed gives the same grid.
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        /// The PNG to write; default RUN_DIR/sample-seed<SEED>.png.
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+        /// Where to compute.
+        #[arg(long, value_enum, default_value_t = Backend::Flex)]
+        backend: Backend,
+    },
     /// Classify an image file (PNG or JPEG, any size) with a finished run's model.
     Predict {
         /// The run folder printed by `zoo train`.
@@ -278,6 +296,19 @@ fn run(cli: Cli) -> Result<()> {
             );
             Ok(())
         }
+        Command::Sample {
+            run_dir,
+            n,
+            seed,
+            out,
+            backend,
+        } => {
+            let device = backend.device()?;
+            let out = out.unwrap_or_else(|| run_dir.join(format!("sample-seed{seed}.png")));
+            crate::gan::sample_grid(&run_dir, n, seed, &out, &device)?;
+            println!("{}", out.display());
+            Ok(())
+        }
         Command::Predict {
             run_dir,
             image,
@@ -344,9 +375,37 @@ fn train_command(args: TrainArgs) -> Result<()> {
         plain_progress: args.plain,
         ..Default::default()
     };
+    if recipe.model.task() == Task::Gan {
+        let summary = train_gan(&recipe, &options)?;
+        print_gan_summary(&summary);
+        return Ok(());
+    }
     let summary = train(&recipe, &options)?;
     print_summary(&summary);
     Ok(())
+}
+
+fn print_gan_summary(s: &GanSummary) {
+    let quality = match (
+        s.mnist_score,
+        s.frechet_distance,
+        s.real_mnist_score,
+        s.real_frechet_distance,
+    ) {
+        (Some(score), Some(fd), Some(real_score), Some(real_fd)) => format!(
+            "MNIST score {score:.2} (real images {real_score:.2}), Fréchet distance {fd:.2} (real images {real_fd:.2})"
+        ),
+        _ => "quality not scored (gan.quality_samples = 0)".to_string(),
+    };
+    println!(
+        "{} on {}: {quality}, {} epochs, {:.1} s, {:.0} train images/s",
+        s.recipe, s.backend, s.epochs_run, s.train_seconds, s.train_samples_per_second
+    );
+    println!(
+        "run folder: {} (last grid {})",
+        s.run_dir.display(),
+        s.last_grid.display()
+    );
 }
 
 fn regularization_command(args: RegularizationArgs) -> Result<()> {

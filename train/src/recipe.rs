@@ -7,8 +7,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::data::DataTask;
 use crate::model_spec::probability as check_probability;
-pub use crate::model_spec::Task;
 pub use crate::model_spec::ModelSpec;
+pub use crate::model_spec::Task;
 use zoo_datasets::{AugmentConfig, SineSeriesConfig};
 
 /// The recipes shipped inside the binary, as `(name, TOML text)`.
@@ -28,6 +28,20 @@ pub const BUILTIN_RECIPES: &[(&str, &str)] = &[
     (
         "cnn-mnist-mini",
         include_str!("../recipes/cnn-mnist-mini.toml"),
+    ),
+    ("gan-mnist", include_str!("../recipes/gan-mnist.toml")),
+    ("dcgan-mnist", include_str!("../recipes/dcgan-mnist.toml")),
+    (
+        "wgan-gp-mnist",
+        include_str!("../recipes/wgan-gp-mnist.toml"),
+    ),
+    (
+        "dcgan-fashion",
+        include_str!("../recipes/dcgan-fashion.toml"),
+    ),
+    (
+        "gan-mnist-mini",
+        include_str!("../recipes/gan-mnist-mini.toml"),
     ),
 ];
 
@@ -268,8 +282,13 @@ impl Recipe {
         check_probability("data.valid_fraction", self.data.valid_fraction)?;
         match (&self.gan, task) {
             (Some(gan), Task::Gan) => gan.validate()?,
-            (Some(_), _) => bail!("key 'gan': only GAN recipes ([model] kind = \"gan\") take a [gan] table"),
+            (Some(_), _) => {
+                bail!("key 'gan': only GAN recipes ([model] kind = \"gan\") take a [gan] table")
+            }
             (None, _) => {}
+        }
+        if task == Task::Gan {
+            self.validate_gan()?;
         }
         if let Some(clip) = self.optimizer.grad_clip {
             if !(clip > 0.0 && clip.is_finite()) {
@@ -328,6 +347,33 @@ impl Recipe {
 }
 
 impl Recipe {
+    /// What the adversarial loop supports: Adam at a constant rate, and no batch norm in a
+    /// WGAN-GP critic (its gradient penalty is per sample).
+    fn validate_gan(&self) -> Result<()> {
+        if self.optimizer.kind != OptimizerKind::Adam {
+            bail!(
+                "key 'optimizer.kind': GAN training uses Adam (betas in gan.beta1 and gan.beta2)"
+            );
+        }
+        if self.optimizer.schedule != Schedule::Constant {
+            bail!("key 'optimizer.schedule': GAN training uses a constant learning rate");
+        }
+        let gan = self.gan.clone().unwrap_or_default();
+        if let ModelSpec::Gan {
+            architecture,
+            discriminator_batch_norm,
+            ..
+        } = &self.model
+        {
+            let batch_norm = *architecture == crate::model_spec::GanArchitecture::Dcgan
+                && discriminator_batch_norm.unwrap_or(true);
+            if gan.loss == crate::gan::GanLoss::WganGp && batch_norm {
+                bail!("key 'model.discriminator_batch_norm': WGAN-GP's gradient penalty is not defined with batch norm in the critic; set it to false");
+            }
+        }
+        Ok(())
+    }
+
     /// The sequence keys of `[data]` belong to sequence datasets only, and must be positive.
     fn validate_sequence_data(&self, data_task: DataTask) -> Result<()> {
         let data = &self.data;

@@ -115,6 +115,12 @@ pub mod files {
 
 /// Trains `recipe` as `options` say, evaluates on the test set and writes the run folder.
 pub fn train(recipe: &Recipe, options: &RunOptions) -> Result<Summary> {
+    if recipe.model.task() == crate::recipe::Task::Gan {
+        bail!(
+            "recipe '{}' is a GAN recipe: train it with zoo_train::gan::train_gan (`zoo train` does)",
+            recipe.name
+        );
+    }
     let device = options.backend.device()?;
     smoke_test(&device)?;
     let mut recipe = recipe.clone();
@@ -321,7 +327,9 @@ fn fit(
     })
 }
 
-fn prepare_run_dir(recipe: &Recipe, options: &RunOptions) -> Result<PathBuf> {
+/// The run folder of `options` (default `runs/<recipe>-<time>`), created; a folder that already
+/// holds a run is refused unless resuming.
+pub(crate) fn prepare_run_dir(recipe: &Recipe, options: &RunOptions) -> Result<PathBuf> {
     let dir = match &options.run_dir {
         Some(dir) => dir.clone(),
         None => {
@@ -406,6 +414,14 @@ pub fn load_run(run_dir: &Path, device: &Device) -> Result<(Recipe, Classifier)>
         )
     })?;
     let recipe = Recipe::parse(&recipe_path.display().to_string(), &text, &[])?;
+    if recipe.model.task() == crate::recipe::Task::Gan {
+        bail!(
+            "'{}' is a GAN run ('{}'): it has no classifier to evaluate or predict with; draw images with `zoo sample {}`",
+            run_dir.display(),
+            recipe.name,
+            run_dir.display()
+        );
+    }
     let model_path = run_dir.join(files::MODEL);
     let record = ModuleRecord::load(&model_path).with_context(|| {
         format!(
