@@ -110,18 +110,21 @@ fn every_gan_recipe_trains_a_few_batches_on_flex_and_wgpu() {
     let dir = tempfile::tempdir().unwrap();
     let cache = dir.path().join("cache");
     let mut wgpu_available = true;
-    for (recipe, grid) in [
-        ("gan-mnist", 64),
-        ("dcgan-mnist", 64),
-        ("wgan-gp-mnist", 64),
-        ("dcgan-fashion", 64),
-        ("gan-mnist-mini", 16),
+    // The least-squares loss has no recipe of its own: the mini recipe runs it too.
+    for (recipe, grid, loss) in [
+        ("gan-mnist", 64, "bce"),
+        ("dcgan-mnist", 64, "bce"),
+        ("wgan-gp-mnist", 64, "wgan-gp"),
+        ("dcgan-fashion", 64, "bce"),
+        ("gan-mnist-mini", 16, "bce"),
+        ("gan-mnist-mini", 16, "least-squares"),
     ] {
         for backend in ["flex", "wgpu"] {
             if backend == "wgpu" && !wgpu_available {
                 continue;
             }
-            let run = dir.path().join(format!("{recipe}-{backend}"));
+            let run = dir.path().join(format!("{recipe}-{loss}-{backend}"));
+            let loss_key = format!("gan.loss={loss}");
             let output = zoo(
                 &[
                     "train",
@@ -136,6 +139,8 @@ fn every_gan_recipe_trains_a_few_batches_on_flex_and_wgpu() {
                     "gan.quality_samples=64",
                     "--set",
                     "gan.quality_classifier=mlp-mnist-mini",
+                    "--set",
+                    &loss_key,
                     "--out",
                     run.to_str().unwrap(),
                 ],
@@ -158,10 +163,11 @@ fn every_gan_recipe_trains_a_few_batches_on_flex_and_wgpu() {
             let s = summary(&run);
             assert_eq!(s["backend"], backend);
             assert_eq!(s["epochs_run"], 1);
+            assert_eq!(s["loss"], loss);
             check_quality(&run, 10.0);
             check_grid(&run.join("samples/epoch-001.png"), grid);
             let rows = metrics(&run);
-            let wgan = recipe.starts_with("wgan");
+            let wgan = loss == "wgan-gp";
             let header = if wgan {
                 "epoch,d_loss,g_loss,seconds,wasserstein"
             } else {
