@@ -81,6 +81,10 @@ pub fn score(
     device: &Device,
 ) -> Result<QualityScores> {
     let (samples, seed, classifier_name) = (scoring.samples, scoring.seed, scoring.classifier);
+    // The classifier always judges in inference mode (no dropout, running batch-norm statistics),
+    // whatever mode the generator runs in.
+    let generator_device = device;
+    let device = &device.clone().without_autodiff();
     let (recipe, classifier) = classifier(
         classifier_name,
         data.kind,
@@ -109,7 +113,7 @@ pub fn score(
         samples,
         &mut rng,
         kind,
-        device,
+        generator_device,
     );
 
     let (mu_test, cov_test) = mean_covariance(&real_test.features);
@@ -253,7 +257,7 @@ fn judge_set(
     judged
 }
 
-/// Probabilities and features of `n` fresh samples of `generator`.
+/// Probabilities and features of `n` fresh samples of `generator` (whose device is `device`).
 fn judge_samples(
     classifier: &Classifier,
     generator: &Generator,
@@ -277,7 +281,7 @@ fn judge_samples(
             ),
             device,
         );
-        let images = generator.forward(latents); // [batch, c, h, w] in [-1, 1]
+        let images = generator.forward(latents).without_autodiff(); // [batch, c, h, w] in [-1, 1]
         judge_batch(classifier, classifier_input(images, kind), &mut judged);
         done += batch;
     }
