@@ -414,6 +414,12 @@ fn gan_mistakes_give_one_line_errors() {
         ),
         &["optimizer.kind"],
     );
+    // A recipe.toml edited after training no longer fits the saved generator.
+    let recipe = std::fs::read_to_string(gan.join("recipe.toml")).unwrap();
+    assert!(recipe.contains("generator_hidden = [128]"), "{recipe}");
+    let edited = recipe.replace("generator_hidden = [128]", "generator_hidden = [64]");
+    std::fs::write(gan.join("recipe.toml"), edited).unwrap();
+    assert_user_error(&zoo(&["sample", g], &cache), &["does not match"]);
     // A diverging run stops with one line.
     let nan = dir.path().join("nan");
     let output = train_mini(&nan, &cache, false, &["--lr", "1e30", "--epochs", "1"]);

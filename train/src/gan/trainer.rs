@@ -326,8 +326,20 @@ impl TrainState {
                 ModuleRecord::load(file(kind))
                     .with_context(|| format!("cannot read {}", file(kind).display()))
             };
-            generator = generator.load_record(load("generator")?);
-            discriminator = discriminator.load_record(load("discriminator")?);
+            let mismatch = |kind: &str| {
+                format!(
+                    "the checkpoint {} does not match the run's recipe.toml",
+                    file(kind).display()
+                )
+            };
+            generator = generator
+                .try_load_record(load("generator")?)
+                .map_err(|e| anyhow::anyhow!("{e}"))
+                .with_context(|| mismatch("generator"))?;
+            discriminator = discriminator
+                .try_load_record(load("discriminator")?)
+                .map_err(|e| anyhow::anyhow!("{e}"))
+                .with_context(|| mismatch("discriminator"))?;
             optim_g = optim_g
                 .load(file("optim-g"))
                 .with_context(|| format!("cannot read {}", file("optim-g").display()))?;
@@ -860,7 +872,16 @@ pub fn load_generator(
     };
     let record = ModuleRecord::load(&path)
         .with_context(|| format!("cannot read the generator '{}'", path.display()))?;
-    let generator = config.init(device).load_record(record);
+    let generator = config
+        .init(device)
+        .try_load_record(record)
+        .map_err(|e| anyhow::anyhow!("{e}"))
+        .with_context(|| {
+            format!(
+                "the generator '{}' does not match the run's recipe.toml",
+                path.display()
+            )
+        })?;
     Ok((recipe, config, generator))
 }
 
