@@ -4,6 +4,9 @@ use anyhow::{bail, Result};
 use burn::tensor::{Device, Tensor};
 use serde::{Deserialize, Serialize};
 
+/// The wgpu device of this process, or why there is none.
+static WGPU_DEVICE: std::sync::OnceLock<Result<Device, String>> = std::sync::OnceLock::new();
+
 /// A compute backend the zoo can train on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum, Default)]
 #[serde(rename_all = "kebab-case")]
@@ -70,8 +73,12 @@ impl Backend {
             Backend::Flex => Device::flex(),
             #[allow(deprecated)]
             Backend::Ndarray => Device::ndarray(),
-            Backend::Wgpu => match Device::wgpu_options().init() {
-                Ok(device) => device,
+            // The wgpu runtime registers once per process: later calls (a GAN run training its
+            // quality classifier, a search's trials) reuse the first device.
+            Backend::Wgpu => match WGPU_DEVICE
+                .get_or_init(|| Device::wgpu_options().init().map_err(|e| e.to_string()))
+            {
+                Ok(device) => device.clone(),
                 Err(err) => bail!(
                     "backend 'wgpu' has no usable GPU adapter ({err}); on Linux install a Vulkan driver (e.g. mesa-vulkan-drivers); available CPU backends: flex, ndarray"
                 ),

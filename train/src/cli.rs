@@ -8,9 +8,9 @@ use crate::bench::{bench, write_report, BenchOptions};
 use crate::data::{dataset_kind, load_splits};
 use crate::evaluate::{evaluate, probabilities};
 use crate::forecast::{self, evaluate_series, load_series};
+use crate::gan::{train_gan, GanSummary};
 use crate::language_model::{self, evaluate_text, load_corpus};
-use crate::recipe::Task;
-use crate::recipe::BUILTIN_RECIPES;
+use crate::recipe::{Task, BUILTIN_RECIPES};
 use crate::run::{load_forecaster, load_language_model, load_recipe};
 use crate::search::report::{leaderboard, ranked, write_reports};
 use crate::search::runner::{search, validate, Metric, SearchOptions, Strategy};
@@ -61,6 +61,23 @@ enum Command {
     /// Measure training and inference samples/s of recipes on each backend (real data
     /// pipeline and optimizer, after a warm-up); prints a table and writes bench.json.
     Bench(BenchArgs),
+    /// Draw images from a GAN run's generator into one grid PNG and print its path.
+    Sample {
+        /// The run folder of a GAN recipe (finished, or the newest checkpoint of a running one).
+        run_dir: PathBuf,
+        /// Number of images in the grid.
+        #[arg(long, default_value_t = 64)]
+        n: usize,
+        /// Seed of the latent vectors: the same seed gives the same grid.
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        /// The PNG to write; default RUN_DIR/sample-seed<SEED>.png.
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+        /// Where to compute.
+        #[arg(long, value_enum, default_value_t = Backend::Flex)]
+        backend: Backend,
+    },
     /// Use a finished run's model: classify an image file (PNG or JPEG, any size), or, for a
     /// forecaster run, forecast the values after a series read from a CSV file.
     Predict {
@@ -332,6 +349,19 @@ fn run(cli: Cli) -> Result<()> {
         }
         Command::Search(args) => search_command(args),
         Command::Eval { run_dir, common } => eval_command(&run_dir, common),
+        Command::Sample {
+            run_dir,
+            n,
+            seed,
+            out,
+            backend,
+        } => {
+            let device = backend.device()?;
+            let out = out.unwrap_or_else(|| run_dir.join(format!("sample-seed{seed}.png")));
+            crate::gan::sample_grid(&run_dir, n, seed, &out, &device)?;
+            println!("{}", out.display());
+            Ok(())
+        }
         Command::Predict {
             run_dir,
             input,
@@ -514,9 +544,37 @@ fn train_command(args: TrainArgs) -> Result<()> {
         plain_progress: args.plain,
         ..Default::default()
     };
+    if recipe.model.task() == Task::Gan {
+        let summary = train_gan(&recipe, &options)?;
+        print_gan_summary(&summary);
+        return Ok(());
+    }
     let summary = train(&recipe, &options)?;
     print_summary(&summary);
     Ok(())
+}
+
+fn print_gan_summary(s: &GanSummary) {
+    let quality = match (
+        s.mnist_score,
+        s.frechet_distance,
+        s.real_mnist_score,
+        s.real_frechet_distance,
+    ) {
+        (Some(score), Some(fd), Some(real_score), Some(real_fd)) => format!(
+            "MNIST score {score:.2} (real images {real_score:.2}), Fréchet distance {fd:.2} (real images {real_fd:.2})"
+        ),
+        _ => "quality not scored (gan.quality_samples = 0)".to_string(),
+    };
+    println!(
+        "{} on {}: {quality}, {} epochs, {:.1} s, {:.0} train images/s",
+        s.recipe, s.backend, s.epochs_run, s.train_seconds, s.train_samples_per_second
+    );
+    println!(
+        "run folder: {} (last grid {})",
+        s.run_dir.display(),
+        s.last_grid.display()
+    );
 }
 
 fn regularization_command(args: RegularizationArgs) -> Result<()> {

@@ -108,6 +108,25 @@ impl Classifier {
         }
     }
 
+    /// The penultimate layer's activations (the dense head's last hidden layer):
+    /// `[batch, channels, height, width] -> [batch, features]`.
+    pub fn features(&self, images: Tensor<4>) -> Tensor<2> {
+        match &self.network {
+            Network::Mlp(mlp) => mlp.features(images.flatten(1, 3)),
+            Network::Cnn(cnn) => cnn.features(images),
+            Network::Lstm(lstm) => lstm.features(image_rows(images)),
+        }
+    }
+
+    /// Class logits from [`Classifier::features`]: `[batch, features] -> [batch, classes]`.
+    pub fn logits_of_features(&self, features: Tensor<2>) -> Tensor<2> {
+        match &self.network {
+            Network::Mlp(mlp) => mlp.output.forward(features),
+            Network::Cnn(cnn) => cnn.head.output.forward(features),
+            Network::Lstm(lstm) => lstm.output.forward(features),
+        }
+    }
+
     /// Logits, cross-entropy loss and targets for one batch (no smoothing, no penalty: the
     /// figures reported for validation and test).
     pub fn forward_classification(&self, batch: ImageBatch) -> ClassificationOutput {

@@ -50,6 +50,20 @@ pub const BUILTIN_RECIPES: &[(&str, &str)] = &[
         "lstm-sine-mini",
         include_str!("../recipes/lstm-sine-mini.toml"),
     ),
+    ("gan-mnist", include_str!("../recipes/gan-mnist.toml")),
+    ("dcgan-mnist", include_str!("../recipes/dcgan-mnist.toml")),
+    (
+        "wgan-gp-mnist",
+        include_str!("../recipes/wgan-gp-mnist.toml"),
+    ),
+    (
+        "dcgan-fashion",
+        include_str!("../recipes/dcgan-fashion.toml"),
+    ),
+    (
+        "gan-mnist-mini",
+        include_str!("../recipes/gan-mnist-mini.toml"),
+    ),
 ];
 
 /// A complete description of one training run.
@@ -295,6 +309,9 @@ impl Recipe {
             }
             (None, _) => {}
         }
+        if task == Task::Gan {
+            self.validate_gan()?;
+        }
         if let Some(clip) = self.optimizer.grad_clip {
             if !(clip > 0.0 && clip.is_finite()) {
                 bail!("key 'optimizer.grad_clip': must be > 0, got {clip}");
@@ -352,6 +369,33 @@ impl Recipe {
 }
 
 impl Recipe {
+    /// What the adversarial loop supports: Adam at a constant rate, and no batch norm in a
+    /// WGAN-GP critic (its gradient penalty is per sample).
+    fn validate_gan(&self) -> Result<()> {
+        if self.optimizer.kind != OptimizerKind::Adam {
+            bail!(
+                "key 'optimizer.kind': GAN training uses Adam (betas in gan.beta1 and gan.beta2)"
+            );
+        }
+        if self.optimizer.schedule != Schedule::Constant {
+            bail!("key 'optimizer.schedule': GAN training uses a constant learning rate");
+        }
+        let gan = self.gan.clone().unwrap_or_default();
+        if let ModelSpec::Gan {
+            architecture,
+            discriminator_batch_norm,
+            ..
+        } = &self.model
+        {
+            let batch_norm = *architecture == crate::model_spec::GanArchitecture::Dcgan
+                && discriminator_batch_norm.unwrap_or(true);
+            if gan.loss == crate::gan::GanLoss::WganGp && batch_norm {
+                bail!("key 'model.discriminator_batch_norm': WGAN-GP's gradient penalty is not defined with batch norm in the critic; set it to false");
+            }
+        }
+        Ok(())
+    }
+
     /// The sequence keys of `[data]` belong to sequence datasets only, and must be positive.
     fn validate_sequence_data(&self, data_task: DataTask) -> Result<()> {
         let data = &self.data;

@@ -144,7 +144,7 @@ pub mod files {
 pub fn train(recipe: &Recipe, options: &RunOptions) -> Result<Summary> {
     if recipe.model.task() == Task::Gan {
         bail!(
-            "'{}' is a GAN recipe: it trains with the adversarial loop (zoo train runs it)",
+            "recipe '{}' is a GAN recipe: train it with zoo_train::gan::train_gan (`zoo train` does)",
             recipe.name
         );
     }
@@ -519,7 +519,9 @@ fn fit<M: Fittable>(
     ))
 }
 
-fn prepare_run_dir(recipe: &Recipe, options: &RunOptions) -> Result<PathBuf> {
+/// The run folder of `options` (default `runs/<recipe>-<time>`), created; a folder that already
+/// holds a run is refused unless resuming.
+pub(crate) fn prepare_run_dir(recipe: &Recipe, options: &RunOptions) -> Result<PathBuf> {
     let dir = match &options.run_dir {
         Some(dir) => dir.clone(),
         None => {
@@ -611,6 +613,14 @@ pub fn load_recipe(run_dir: &Path) -> Result<Recipe> {
 pub fn load_recipe_for(run_dir: &Path, task: Task, command: &str) -> Result<Recipe> {
     let recipe = load_recipe(run_dir)?;
     let found = recipe.model.task();
+    if found == Task::Gan && task != Task::Gan {
+        bail!(
+            "'{}' is a GAN run ('{}'): {command}; draw images with `zoo sample {}`",
+            run_dir.display(),
+            recipe.name,
+            run_dir.display()
+        );
+    }
     if found != task {
         bail!(
             "'{}' holds a {} run ({} model); {command}",

@@ -129,6 +129,14 @@ impl Cnn {
         let features = self.blocks.iter().fold(images, |x, block| block.forward(x)); // [batch, c, h, w]
         self.head.forward(features.flatten(1, 3)) // [batch, c*h*w] -> [batch, classes]
     }
+
+    /// The dense head's last hidden activations: `[batch, channels, height, width] ->
+    /// [batch, last dense width]` (128 for the classic net). An embedding of the images, e.g.
+    /// for the Fréchet distance between two sets.
+    pub fn features(&self, images: Tensor<4>) -> Tensor<2> {
+        let features = self.blocks.iter().fold(images, |x, block| block.forward(x)); // [batch, c, h, w]
+        self.head.features(features.flatten(1, 3)) // [batch, c*h*w] -> [batch, last dense width]
+    }
 }
 
 #[cfg(test)]
@@ -153,6 +161,8 @@ mod tests {
         // 320 + 18,496 + 1,179,776 + 1,290 parameters, as in PyTorch.
         assert_eq!(cnn.num_params(), 1_199_882);
         assert_eq!(logits(&config, 3), [3, 10]);
+        let features = cnn.features(Tensor::<4>::zeros([3, 1, 28, 28], &Device::flex()));
+        assert_eq!(features.dims(), [3, 128]); // the fc1 activations
     }
 
     #[test]

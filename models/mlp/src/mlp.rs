@@ -119,9 +119,15 @@ impl Mlp {
 
     /// Logits for a batch of feature vectors: `[batch, input_size] -> [batch, output_size]`.
     pub fn forward(&self, input: Tensor<2>) -> Tensor<2> {
+        self.output.forward(self.features(input)) // [batch, output_size]
+    }
+
+    /// The last hidden layer's activations (the input itself when there is no hidden layer):
+    /// `[batch, input_size] -> [batch, last hidden width]`. Used as an embedding, e.g. for the
+    /// Fréchet distance between two sets of images.
+    pub fn features(&self, input: Tensor<2>) -> Tensor<2> {
         let x = self.input_dropout.forward(input); // [batch, input_size]
-        let x = self.hidden.iter().fold(x, |x, layer| layer.forward(x)); // [batch, last hidden width]
-        self.output.forward(x) // [batch, output_size]
+        self.hidden.iter().fold(x, |x, layer| layer.forward(x)) // [batch, last hidden width]
     }
 }
 
@@ -201,6 +207,21 @@ mod tests {
             .init(&Device::flex());
         let sizes: Vec<usize> = mlp.weights().iter().map(|w| w.dims()[0]).collect();
         assert_eq!(sizes, vec![6 * 5, 5 * 4, 4 * 3]);
+    }
+
+    #[test]
+    fn features_are_the_last_hidden_activations() {
+        let device = Device::flex();
+        let mlp = MlpConfig::new()
+            .with_input_size(6)
+            .with_hidden(vec![5, 4])
+            .with_output_size(3)
+            .init(&device);
+        let x = Tensor::<2>::ones([2, 6], &device);
+        let features = mlp.features(x.clone());
+        assert_eq!(features.dims(), [2, 4]);
+        let logits = mlp.output.forward(features).into_data();
+        assert_eq!(logits, mlp.forward(x).into_data());
     }
 
     #[test]

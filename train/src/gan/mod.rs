@@ -1,5 +1,11 @@
-//! Adversarial training: the GAN recipes' settings and (one) training loop.
+//! Adversarial training: the GAN recipes' settings, the training loop, sample grids and
+//! sample-quality scores.
 
+pub mod grid;
+pub mod quality;
 mod spec;
+pub mod trainer;
 
+pub use quality::QualityScores;
 pub use spec::{GanLoss, GanSpec};
+pub use trainer::{load_generator, sample_grid, train_gan, GanEpoch, GanSummary};

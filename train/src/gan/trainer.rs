@@ -1,0 +1,962 @@
+//! The adversarial training loop: `train_gan(&Recipe, &RunOptions) -> GanSummary`.
+//!
+//! One loop serves every GAN recipe: the loss (`[gan] loss`) decides how the discriminator's raw
+//! scores become the two objectives. A run writes the same kind of folder as a supervised run:
+//! `recipe.toml`, a checkpoint every epoch (generator, discriminator and both optimizer states;
+//! the last two are kept, so `--resume` continues from the last complete epoch), `metrics.csv`
+//! and `curves.png` after every epoch, a sample grid per epoch under `samples/`, and at the end
+//! `generator.bpk`, `discriminator.bpk` and `summary.json` with the sample-quality scores.
+
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::{bail, Context, Result};
+use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
+use burn::prelude::*;
+use burn::store::ModuleRecord;
+use indicatif::{ProgressBar, ProgressStyle};
+use rand::rngs::StdRng;
+use rand::seq::SliceRandom;
+use rand::{Rng, SeedableRng};
+use serde::{Deserialize, Serialize};
+use zoo_datasets::ImageSet;
+use zoo_gan::{gradient_penalty, Discriminator, DiscriminatorConfig, Generator, GeneratorConfig};
+
+use super::grid::save_grid;
+use super::quality::{self, QualityScores};
+use super::{GanLoss, GanSpec};
+use crate::backend::smoke_test;
+use crate::data::{prepare, RunData};
+use crate::history::write_atomically;
+use crate::plot::{self, Panel, Series};
+use crate::recipe::{Recipe, Task};
+use crate::run::{files as run_files, prepare_run_dir, RunOptions};
+
+/// File names inside a GAN run folder (besides `recipe.toml` and `summary.json`).
+pub mod files {
+    /// The trained generator (Burn record).
+    pub const GENERATOR: &str = "generator.bpk";
+    /// The trained discriminator or critic (Burn record).
+    pub const DISCRIMINATOR: &str = "discriminator.bpk";
+    /// One row per epoch: losses and time.
+    pub const METRICS: &str = "metrics.csv";
+    /// The losses per epoch, as a chart.
+    pub const CURVES: &str = "curves.png";
+    /// Folder of the per-epoch sample grids.
+    pub const SAMPLES: &str = "samples";
+    /// The fixed latent vectors behind every grid (little-endian `f32`, row by row).
+    pub const LATENTS: &str = "latents.f32";
+    /// Folder of the per-epoch checkpoints.
+    pub const CHECKPOINT: &str = "checkpoint";
+}
+
+/// The per-epoch checkpoint files, by kind: `<kind>-<epoch>.bpk`.
+const CHECKPOINT_KINDS: [&str; 4] = ["generator", "discriminator", "optim-g", "optim-d"];
+/// Checkpoints kept (the newest ones).
+const KEEP_CHECKPOINTS: usize = 2;
+/// Plain progress: one line every this many batches.
+const LINE_EVERY_BATCHES: usize = 50;
+
+/// The final figures of a GAN run, written to `summary.json`.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct GanSummary {
+    /// Recipe name.
+    pub recipe: String,
+    /// Dataset name.
+    pub dataset: String,
+    /// Backend the run trained on.
+    pub backend: String,
+    /// Seed of the run.
+    pub seed: u64,
+    /// The adversarial loss.
+    pub loss: GanLoss,
+    /// Epochs completed.
+    pub epochs_run: usize,
+    /// Wall-clock seconds of the training steps of every epoch (grids, checkpoints and scoring
+    /// excluded), those before a resume included.
+    pub train_seconds: f64,
+    /// Real training images per second through those steps.
+    pub train_samples_per_second: f64,
+    /// Mean discriminator (critic) loss of the last epoch.
+    pub final_d_loss: f64,
+    /// Mean generator loss of the last epoch.
+    pub final_g_loss: f64,
+    /// WGAN-GP only: the critic's Wasserstein estimate `E[D(real)] - E[D(fake)]` in the last
+    /// epoch.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub final_wasserstein: Option<f64>,
+    /// MNIST score of the generated samples (absent when `gan.quality_samples = 0`).
+    pub mnist_score: Option<f64>,
+    /// Fréchet distance between test-image and sample features.
+    pub frechet_distance: Option<f64>,
+    /// MNIST score of the real test images (the ceiling).
+    pub real_mnist_score: Option<f64>,
+    /// Fréchet distance between test and training images (the floor).
+    pub real_frechet_distance: Option<f64>,
+    /// Everything about the scoring (classifier, sample counts).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub quality: Option<QualityScores>,
+    /// The grid of the last epoch.
+    pub last_grid: PathBuf,
+    /// The run folder.
+    pub run_dir: PathBuf,
+}
+
+/// One epoch's figures.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct GanEpoch {
+    /// 1-based epoch number.
+    pub epoch: usize,
+    /// Mean discriminator (critic) loss over the epoch's discriminator steps.
+    pub d_loss: f64,
+    /// Mean generator loss over the epoch's generator steps.
+    pub g_loss: f64,
+    /// Wall-clock seconds of the epoch's training steps.
+    pub seconds: f64,
+    /// WGAN-GP: mean `E[D(real)] - E[D(fake)]` over the critic steps.
+    pub wasserstein: Option<f64>,
+}
+
+/// Trains the GAN recipe `recipe` as `options` say and writes the run folder.
+pub fn train_gan(recipe: &Recipe, options: &RunOptions) -> Result<GanSummary> {
+    let Some((generator_config, discriminator_config)) = recipe
+        .model
+        .gan_configs(crate::data::dataset_shape(&recipe.data))
+    else {
+        bail!(
+            "recipe '{}' trains a '{}' model, not a GAN",
+            recipe.name,
+            recipe.model.kind_name()
+        );
+    };
+    let device = options.backend.device()?;
+    smoke_test(&device)?;
+    let mut recipe = recipe.clone();
+    let gan = recipe.gan.clone().unwrap_or_default();
+    let mut data = prepare(&recipe.data, recipe.training.seed, options.data_dir.clone())?;
+    if options.dry_run {
+        data = data.shrink(recipe.training.batch_size);
+        recipe.training.epochs = 1;
+    }
+    let run_dir = prepare_run_dir(&recipe, options)?;
+    let wgan = gan.loss == GanLoss::WganGp;
+    let (start_epoch, mut history) = if options.resume {
+        resume_point(&run_dir, wgan)?
+    } else {
+        (0, Vec::new())
+    };
+    if start_epoch >= recipe.training.epochs && options.resume {
+        bail!(
+            "run '{}' already has {start_epoch} epochs of {}; pass --epochs N with N > {start_epoch} to train further",
+            run_dir.display(),
+            recipe.training.epochs
+        );
+    }
+    println!(
+        "training '{}' ({:?} GAN, {} loss) on {} ({} train images) with backend {}, {} epochs{}",
+        recipe.name,
+        generator_config.architecture,
+        loss_name(gan.loss),
+        recipe.data.dataset,
+        data.train.len(),
+        options.backend,
+        recipe.training.epochs,
+        if start_epoch > 0 {
+            format!(", resuming after epoch {start_epoch}")
+        } else {
+            String::new()
+        }
+    );
+    write_atomically(
+        &run_dir.join(run_files::RECIPE),
+        recipe.to_toml().as_bytes(),
+    )?;
+
+    let mut state = TrainState::new(
+        &recipe,
+        &gan,
+        (&generator_config, &discriminator_config),
+        &device,
+        &run_dir,
+        start_epoch,
+    )?;
+    let latents = fixed_latents(
+        &run_dir,
+        gan.grid_samples,
+        generator_config.latent_size,
+        recipe.training.seed,
+    )?;
+    let progress = Progress::new(options.plain_progress, recipe.training.epochs);
+    let mut last_grid = grid_path(&run_dir, start_epoch);
+    for epoch in start_epoch + 1..=recipe.training.epochs {
+        let record = state.epoch(epoch, &data, &progress)?;
+        last_grid = grid_path(&run_dir, epoch);
+        let generator = state.generator.valid();
+        save_grid(
+            &generator,
+            &latents,
+            generator_config.latent_size,
+            &last_grid,
+        )?;
+        state.checkpoint(&run_dir, epoch)?;
+        history.retain(|r: &GanEpoch| r.epoch < epoch);
+        history.push(record);
+        write_history(&run_dir, &history, wgan)?;
+        progress.epoch_line(&record);
+    }
+
+    let generator = state.generator.valid();
+    generator
+        .clone()
+        .into_record()
+        .save(run_dir.join(files::GENERATOR))
+        .with_context(|| format!("cannot save the generator in {}", run_dir.display()))?;
+    state
+        .discriminator
+        .valid()
+        .into_record()
+        .save(run_dir.join(files::DISCRIMINATOR))
+        .with_context(|| format!("cannot save the discriminator in {}", run_dir.display()))?;
+
+    let quality = if gan.quality_samples > 0 {
+        let samples = if options.dry_run {
+            gan.quality_samples.min(2 * recipe.training.batch_size)
+        } else {
+            gan.quality_samples
+        };
+        let scoring = quality::Scoring {
+            samples,
+            seed: recipe.training.seed,
+            classifier: &gan.quality_classifier,
+            options,
+            run_dir: &run_dir,
+        };
+        Some(quality::score(
+            &generator,
+            generator_config.latent_size,
+            &data,
+            &scoring,
+            &device,
+        )?)
+    } else {
+        None
+    };
+    let last = history.last().copied();
+    // Over every epoch of the run, those of an earlier process included when resumed.
+    let train_seconds: f64 = history.iter().map(|r| r.seconds).sum();
+    let train_images = history.len() * data.train.len();
+    let summary = GanSummary {
+        recipe: recipe.name.clone(),
+        dataset: recipe.data.dataset.clone(),
+        backend: options.backend.name().to_string(),
+        seed: recipe.training.seed,
+        loss: gan.loss,
+        epochs_run: last.map_or(0, |r| r.epoch),
+        train_seconds,
+        train_samples_per_second: train_images as f64 / train_seconds.max(1e-9),
+        final_d_loss: last.map_or(f64::NAN, |r| r.d_loss),
+        final_g_loss: last.map_or(f64::NAN, |r| r.g_loss),
+        final_wasserstein: last.and_then(|r| r.wasserstein),
+        mnist_score: quality.as_ref().map(|q| q.mnist_score),
+        frechet_distance: quality.as_ref().map(|q| q.frechet_distance),
+        real_mnist_score: quality.as_ref().map(|q| q.real_mnist_score),
+        real_frechet_distance: quality.as_ref().map(|q| q.real_frechet_distance),
+        quality,
+        last_grid,
+        run_dir: run_dir.clone(),
+    };
+    let json = serde_json::to_string_pretty(&summary)?;
+    write_atomically(&run_dir.join(run_files::SUMMARY), json.as_bytes())?;
+    Ok(summary)
+}
+
+/// `samples/epoch-NNN.png`.
+fn grid_path(run_dir: &Path, epoch: usize) -> PathBuf {
+    run_dir
+        .join(files::SAMPLES)
+        .join(format!("epoch-{epoch:03}.png"))
+}
+
+fn loss_name(loss: GanLoss) -> &'static str {
+    match loss {
+        GanLoss::Bce => "non-saturating BCE",
+        GanLoss::LeastSquares => "least-squares",
+        GanLoss::WganGp => "WGAN-GP",
+    }
+}
+
+/// The networks, their optimizers and the settings of one run.
+struct TrainState {
+    generator: Generator,
+    discriminator: Discriminator,
+    optim_g: ModuleOptimizer,
+    optim_d: ModuleOptimizer,
+    lr_g: f64,
+    lr_d: f64,
+    gan: GanSpec,
+    latent_size: usize,
+    batch_size: usize,
+    seed: u64,
+    device: Device,
+}
+
+impl TrainState {
+    /// Fresh networks seeded by the recipe, or the checkpoint of `start_epoch` when it is > 0.
+    fn new(
+        recipe: &Recipe,
+        gan: &GanSpec,
+        (generator_config, discriminator_config): (&GeneratorConfig, &DiscriminatorConfig),
+        device: &Device,
+        run_dir: &Path,
+        start_epoch: usize,
+    ) -> Result<Self> {
+        device.seed(recipe.training.seed);
+        let autodiff = device.clone().autodiff();
+        let mut generator = generator_config.init(&autodiff);
+        let mut discriminator = discriminator_config.init(&autodiff);
+        let adam = AdamConfig::new()
+            .with_beta_1(gan.beta1 as f32)
+            .with_beta_2(gan.beta2 as f32)
+            .with_epsilon(1e-8);
+        let (mut optim_g, mut optim_d) = (adam.init(), adam.init());
+        if start_epoch > 0 {
+            let file = |kind: &str| checkpoint_file(run_dir, kind, start_epoch);
+            let load = |kind: &str| {
+                ModuleRecord::load(file(kind))
+                    .with_context(|| format!("cannot read {}", file(kind).display()))
+            };
+            let mismatch = |kind: &str| {
+                format!(
+                    "the checkpoint {} does not match the run's recipe.toml",
+                    file(kind).display()
+                )
+            };
+            generator = generator
+                .try_load_record(load("generator")?)
+                .map_err(|e| anyhow::anyhow!("{e}"))
+                .with_context(|| mismatch("generator"))?;
+            discriminator = discriminator
+                .try_load_record(load("discriminator")?)
+                .map_err(|e| anyhow::anyhow!("{e}"))
+                .with_context(|| mismatch("discriminator"))?;
+            optim_g = optim_g
+                .load(file("optim-g"))
+                .with_context(|| format!("cannot read {}", file("optim-g").display()))?;
+            optim_d = optim_d
+                .load(file("optim-d"))
+                .with_context(|| format!("cannot read {}", file("optim-d").display()))?;
+        }
+        Ok(Self {
+            generator,
+            discriminator,
+            optim_g,
+            optim_d,
+            lr_g: gan.generator_lr.unwrap_or(recipe.optimizer.lr),
+            lr_d: gan.discriminator_lr.unwrap_or(recipe.optimizer.lr),
+            gan: gan.clone(),
+            latent_size: generator_config.latent_size,
+            batch_size: recipe.training.batch_size,
+            seed: recipe.training.seed,
+            device: autodiff,
+        })
+    }
+
+    /// One pass over the training images: a discriminator step per batch, a generator step
+    /// every `n_critic` batches. The shuffle and the latents are seeded by the run's seed and
+    /// the epoch number, so a resumed run draws what an uninterrupted one would have.
+    fn epoch(&mut self, epoch: usize, data: &RunData, progress: &Progress) -> Result<GanEpoch> {
+        let n = data.train.len();
+        let mut order: Vec<usize> = (0..n).collect();
+        let epoch_seed = self
+            .seed
+            .wrapping_mul(0x9e37_79b9_7f4a_7c15)
+            .wrapping_add(epoch as u64);
+        order.shuffle(&mut StdRng::seed_from_u64(epoch_seed));
+        let mut rng = StdRng::seed_from_u64(epoch_seed ^ 0x001a_7e47);
+        // A last batch of one image would make batch norm's variance degenerate: drop it.
+        let batches: Vec<&[usize]> = order
+            .chunks(self.batch_size)
+            .filter(|b| b.len() > 1 || n == 1)
+            .collect();
+        let n_critic = self.gan.n_critic;
+        let (mut d_sum, mut d_steps, mut g_sum, mut g_steps, mut w_sum) = (0.0, 0, 0.0, 0, 0.0);
+        let start = Instant::now();
+        let bar = progress.start_epoch(epoch, batches.len());
+        for (i, indices) in batches.iter().enumerate() {
+            let real = real_batch(&data.train, indices, &self.device);
+            let batch = indices.len();
+            let d = self.discriminator_step(real, batch, &mut rng);
+            let (d_loss, wasserstein, fake) = d;
+            if !d_loss.is_finite() {
+                bail!(
+                    "the discriminator loss became {d_loss} in epoch {epoch}, batch {}: training diverged (try a lower learning rate)",
+                    i + 1
+                );
+            }
+            d_sum += d_loss;
+            w_sum += wasserstein;
+            d_steps += 1;
+            if (i + 1) % n_critic == 0 || (n_critic > 1 && i + 1 == batches.len() && g_steps == 0) {
+                // With one critic step per generator step the fakes of that step are reused,
+                // as in the reference DCGAN loop; otherwise fresh latents are drawn.
+                let fake = if n_critic == 1 {
+                    fake
+                } else {
+                    self.fake(batch, &mut rng)
+                };
+                let g_loss = self.generator_step(fake);
+                if !g_loss.is_finite() {
+                    bail!(
+                        "the generator loss became {g_loss} in epoch {epoch}, batch {}: training diverged (try a lower learning rate)",
+                        i + 1
+                    );
+                }
+                g_sum += g_loss;
+                g_steps += 1;
+            }
+            progress.batch(
+                &bar,
+                epoch,
+                i + 1,
+                batches.len(),
+                (i + 1).min(batches.len()) * self.batch_size.min(n),
+                start.elapsed().as_secs_f64(),
+                d_sum / d_steps as f64,
+                g_sum / g_steps.max(1) as f64,
+            );
+        }
+        progress.end_epoch(bar);
+        Ok(GanEpoch {
+            epoch,
+            d_loss: d_sum / d_steps.max(1) as f64,
+            g_loss: g_sum / g_steps.max(1) as f64,
+            seconds: start.elapsed().as_secs_f64(),
+            wasserstein: (self.gan.loss == GanLoss::WganGp).then(|| w_sum / d_steps.max(1) as f64),
+        })
+    }
+
+    /// Generated images for `batch` fresh latents (with the generator's graph).
+    fn fake(&self, batch: usize, rng: &mut StdRng) -> Tensor<4> {
+        let latents = Tensor::<2>::from_data(
+            TensorData::new(
+                normal_latents(rng, batch, self.latent_size),
+                [batch, self.latent_size],
+            ),
+            &self.device,
+        );
+        self.generator.forward(latents) // [batch, c, h, w]
+    }
+
+    /// One discriminator (critic) update on `real` and fresh fakes. Returns the loss, the
+    /// Wasserstein estimate (WGAN-GP; 0 otherwise) and the fakes, still attached to the
+    /// generator's graph, for a generator step that reuses them.
+    fn discriminator_step(
+        &mut self,
+        real: Tensor<4>,
+        batch: usize,
+        rng: &mut StdRng,
+    ) -> (f64, f64, Tensor<4>) {
+        let fake = self.fake(batch, rng);
+        let real_scores = self.discriminator.forward(real.clone()); // [batch, 1]
+        let fake_scores = self.discriminator.forward(fake.clone().detach()); // [batch, 1]
+        let (loss, wasserstein) = match self.gan.loss {
+            GanLoss::Bce => {
+                // -log σ(D(x)) - log(1 - σ(D(G(z)))) = -log σ(D(x)) - log σ(-D(G(z)))
+                let loss =
+                    neg_log_sigmoid(real_scores).mean() + neg_log_sigmoid(fake_scores.neg()).mean();
+                (loss, None)
+            }
+            GanLoss::LeastSquares => {
+                let loss = real_scores.sub_scalar(1.0).square().mean().mul_scalar(0.5)
+                    + fake_scores.square().mean().mul_scalar(0.5);
+                (loss, None)
+            }
+            GanLoss::WganGp => {
+                let estimate = real_scores.mean() - fake_scores.mean(); // [1]
+                let alpha = Tensor::<4>::from_data(
+                    TensorData::new(
+                        (0..batch)
+                            .map(|_| rng.random::<f32>())
+                            .collect::<Vec<f32>>(),
+                        [batch, 1, 1, 1],
+                    ),
+                    &self.device,
+                );
+                let penalty = gradient_penalty(&self.discriminator, real, fake.clone(), alpha)
+                    .expect("recipe validation refuses WGAN-GP with a batch-norm critic");
+                let loss = estimate.clone().neg() + penalty.mul_scalar(self.gan.gp_weight);
+                (loss, Some(estimate))
+            }
+        };
+        let grads = GradientsParams::from_grads(loss.backward(), &self.discriminator);
+        self.discriminator = self
+            .optim_d
+            .step(self.lr_d, self.discriminator.clone(), grads);
+        let wasserstein = wasserstein.map_or(0.0, |w| w.into_scalar::<f32>() as f64);
+        (loss.into_scalar::<f32>() as f64, wasserstein, fake)
+    }
+
+    /// One generator update through the (just updated) discriminator's scores of `fake`.
+    fn generator_step(&mut self, fake: Tensor<4>) -> f64 {
+        let scores = self.discriminator.forward(fake); // [batch, 1]
+        let loss = match self.gan.loss {
+            GanLoss::Bce => neg_log_sigmoid(scores).mean(), // non-saturating: -log σ(D(G(z)))
+            GanLoss::LeastSquares => scores.sub_scalar(1.0).square().mean().mul_scalar(0.5),
+            GanLoss::WganGp => scores.mean().neg(),
+        };
+        let grads = GradientsParams::from_grads(loss.backward(), &self.generator);
+        self.generator = self.optim_g.step(self.lr_g, self.generator.clone(), grads);
+        loss.into_scalar::<f32>() as f64
+    }
+
+    /// Writes the checkpoint of `epoch` (each file through a temporary name) and removes the
+    /// ones older than the last [`KEEP_CHECKPOINTS`].
+    fn checkpoint(&self, run_dir: &Path, epoch: usize) -> Result<()> {
+        let dir = run_dir.join(files::CHECKPOINT);
+        std::fs::create_dir_all(&dir)
+            .with_context(|| format!("cannot create {}", dir.display()))?;
+        let save = |kind: &str, write: &dyn Fn(&Path) -> Result<()>| -> Result<()> {
+            let path = checkpoint_file(run_dir, kind, epoch);
+            let tmp = path.with_extension("tmp");
+            write(&tmp).with_context(|| format!("cannot write {}", path.display()))?;
+            std::fs::rename(&tmp, &path).with_context(|| format!("cannot write {}", path.display()))
+        };
+        save("generator", &|p| {
+            Ok(self.generator.clone().into_record().save(p)?)
+        })?;
+        save("discriminator", &|p| {
+            Ok(self.discriminator.clone().into_record().save(p)?)
+        })?;
+        save("optim-g", &|p| Ok(self.optim_g.save(p)?))?;
+        save("optim-d", &|p| Ok(self.optim_d.save(p)?))?;
+        for old in checkpoint_epochs(run_dir)
+            .into_iter()
+            .filter(|&e| e + KEEP_CHECKPOINTS <= epoch)
+        {
+            for kind in CHECKPOINT_KINDS {
+                let _ = std::fs::remove_file(checkpoint_file(run_dir, kind, old));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// `-log σ(x)` without overflow: `max(-x, 0) + log(1 + exp(-|x|))`.
+fn neg_log_sigmoid(x: Tensor<2>) -> Tensor<2> {
+    let negative_part = x.clone().neg().clamp_min(0.0); // max(-x, 0)
+    negative_part + x.abs().neg().exp().log1p()
+}
+
+/// Training images `indices` of `set` as a `[batch, c, h, w]` tensor in `[-1, 1]`.
+fn real_batch(set: &ImageSet, indices: &[usize], device: &Device) -> Tensor<4> {
+    let table: Vec<f32> = (0..=255u8).map(|x| x as f32 / 127.5 - 1.0).collect();
+    let mut pixels = Vec::with_capacity(indices.len() * set.image_len());
+    for &i in indices {
+        pixels.extend(set.image(i).iter().map(|&x| table[x as usize]));
+    }
+    Tensor::from_data(
+        TensorData::new(
+            pixels,
+            [indices.len(), set.channels(), set.rows(), set.cols()],
+        ),
+        device,
+    )
+}
+
+/// `n * size` standard normal values from `rng` (Box–Muller), row by row.
+pub fn normal_latents(rng: &mut StdRng, n: usize, size: usize) -> Vec<f32> {
+    let count = n * size;
+    let mut values = Vec::with_capacity(count + 1);
+    while values.len() < count {
+        let u1: f64 = 1.0 - rng.random::<f64>(); // (0, 1]
+        let u2: f64 = rng.random::<f64>();
+        let radius = (-2.0 * u1.ln()).sqrt();
+        let angle = std::f64::consts::TAU * u2;
+        values.push((radius * angle.cos()) as f32);
+        values.push((radius * angle.sin()) as f32);
+    }
+    values.truncate(count);
+    values
+}
+
+/// The latents of every epoch's grid: read from `samples/latents.f32`, or drawn from the seed
+/// and saved there on the first epoch.
+fn fixed_latents(run_dir: &Path, n: usize, size: usize, seed: u64) -> Result<Vec<f32>> {
+    let dir = run_dir.join(files::SAMPLES);
+    let path = dir.join(files::LATENTS);
+    if let Ok(bytes) = std::fs::read(&path) {
+        if bytes.len() == n * size * 4 {
+            return Ok(bytes
+                .chunks_exact(4)
+                .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+                .collect());
+        }
+    }
+    let latents = normal_latents(&mut StdRng::seed_from_u64(seed ^ 0x6a1d_5eed), n, size);
+    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let bytes: Vec<u8> = latents.iter().flat_map(|v| v.to_le_bytes()).collect();
+    write_atomically(&path, &bytes)?;
+    Ok(latents)
+}
+
+fn checkpoint_file(run_dir: &Path, kind: &str, epoch: usize) -> PathBuf {
+    run_dir
+        .join(files::CHECKPOINT)
+        .join(format!("{kind}-{epoch}.bpk"))
+}
+
+/// The epochs with a generator checkpoint file, in increasing order.
+fn checkpoint_epochs(run_dir: &Path) -> Vec<usize> {
+    let Ok(entries) = std::fs::read_dir(run_dir.join(files::CHECKPOINT)) else {
+        return Vec::new();
+    };
+    let mut epochs: Vec<usize> = entries
+        .filter_map(|e| e.ok())
+        .filter_map(|e| {
+            let name = e.file_name().into_string().ok()?;
+            name.strip_prefix("generator-")?
+                .strip_suffix(".bpk")?
+                .parse()
+                .ok()
+        })
+        .collect();
+    epochs.sort_unstable();
+    epochs
+}
+
+/// Where a GAN run folder resumes: the last epoch with a complete checkpoint (all four files,
+/// the records readable) and a row in `metrics.csv`; the history up to there.
+fn resume_point(run_dir: &Path, wgan: bool) -> Result<(usize, Vec<GanEpoch>)> {
+    if !run_dir.join(run_files::RECIPE).is_file() {
+        bail!(
+            "'{}' is not a run folder (no {})",
+            run_dir.display(),
+            run_files::RECIPE
+        );
+    }
+    let mut history = read_history(run_dir, wgan).unwrap_or_default();
+    let recorded = history.last().map_or(0, |r| r.epoch);
+    let complete = |epoch: usize| {
+        CHECKPOINT_KINDS
+            .iter()
+            .all(|k| checkpoint_file(run_dir, k, epoch).is_file())
+            && ["generator", "discriminator"]
+                .iter()
+                .all(|k| ModuleRecord::load(checkpoint_file(run_dir, k, epoch)).is_ok())
+    };
+    let epoch = checkpoint_epochs(run_dir)
+        .into_iter()
+        .rev()
+        .find(|&e| e <= recorded && complete(e))
+        .with_context(|| {
+            format!(
+                "nothing to resume in '{}': no epoch finished with its checkpoint; start the run again",
+                run_dir.display()
+            )
+        })?;
+    history.retain(|r| r.epoch <= epoch);
+    Ok((epoch, history))
+}
+
+fn csv_header(wgan: bool) -> &'static str {
+    if wgan {
+        "epoch,d_loss,g_loss,seconds,wasserstein"
+    } else {
+        "epoch,d_loss,g_loss,seconds"
+    }
+}
+
+/// Writes `metrics.csv` (atomically) and `curves.png`.
+fn write_history(run_dir: &Path, history: &[GanEpoch], wgan: bool) -> Result<()> {
+    let mut text = format!("{}\n", csv_header(wgan));
+    for r in history {
+        text.push_str(&format!(
+            "{},{:.6},{:.6},{:.3}",
+            r.epoch, r.d_loss, r.g_loss, r.seconds
+        ));
+        if let Some(w) = r.wasserstein {
+            text.push_str(&format!(",{w:.6}"));
+        }
+        text.push('\n');
+    }
+    write_atomically(&run_dir.join(files::METRICS), text.as_bytes())?;
+    let points = |f: &dyn Fn(&GanEpoch) -> f64| -> Vec<(f64, f64)> {
+        history.iter().map(|r| (r.epoch as f64, f(r))).collect()
+    };
+    let mut panels = vec![Panel {
+        title: "losses",
+        x_label: "epoch",
+        y_label: "mean loss",
+        series: vec![
+            Series {
+                label: "discriminator",
+                points: points(&|r| r.d_loss),
+                line: true,
+            },
+            Series {
+                label: "generator",
+                points: points(&|r| r.g_loss),
+                line: true,
+            },
+        ],
+    }];
+    if wgan {
+        panels.push(Panel {
+            title: "critic's Wasserstein estimate",
+            x_label: "epoch",
+            y_label: "E[D(real)] - E[D(fake)]",
+            series: vec![Series {
+                label: "estimate",
+                points: points(&|r| r.wasserstein.unwrap_or(f64::NAN)),
+                line: true,
+            }],
+        });
+    }
+    plot::panels(&run_dir.join(files::CURVES), &panels)
+}
+
+/// Reads the `metrics.csv` written by [`write_history`].
+fn read_history(run_dir: &Path, wgan: bool) -> Result<Vec<GanEpoch>> {
+    let path = run_dir.join(files::METRICS);
+    let text = std::fs::read_to_string(&path)
+        .with_context(|| format!("cannot read {}", path.display()))?;
+    text.lines()
+        .skip(1)
+        .filter(|l| !l.trim().is_empty())
+        .map(|line| {
+            let cells: Vec<&str> = line.split(',').collect();
+            let number = |i: usize| -> Result<f64> {
+                cells
+                    .get(i)
+                    .and_then(|v| v.parse().ok())
+                    .with_context(|| format!("malformed row '{line}' in {}", path.display()))
+            };
+            Ok(GanEpoch {
+                epoch: number(0)? as usize,
+                d_loss: number(1)?,
+                g_loss: number(2)?,
+                seconds: number(3)?,
+                wasserstein: if wgan { Some(number(4)?) } else { None },
+            })
+        })
+        .collect()
+}
+
+/// Progress display: plain lines (one per [`LINE_EVERY_BATCHES`] batches and one per epoch), or
+/// an indicatif bar in a terminal.
+struct Progress {
+    bar: bool,
+    epochs: usize,
+}
+
+impl Progress {
+    fn new(plain: bool, epochs: usize) -> Self {
+        Self {
+            bar: !plain && std::io::stdout().is_terminal(),
+            epochs,
+        }
+    }
+
+    fn start_epoch(&self, epoch: usize, batches: usize) -> Option<ProgressBar> {
+        self.bar.then(|| {
+            let bar = ProgressBar::new(batches as u64);
+            let style = ProgressStyle::with_template(
+                "epoch {prefix} [{bar:30}] {pos}/{len} batches {elapsed_precise} (eta {eta}) {msg}",
+            )
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> ");
+            bar.set_style(style);
+            bar.set_prefix(format!("{epoch}/{}", self.epochs));
+            bar
+        })
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn batch(
+        &self,
+        bar: &Option<ProgressBar>,
+        epoch: usize,
+        batch: usize,
+        batches: usize,
+        images: usize,
+        seconds: f64,
+        d_loss: f64,
+        g_loss: f64,
+    ) {
+        let rate = images as f64 / seconds.max(1e-9);
+        match bar {
+            Some(bar) => {
+                bar.set_position(batch as u64);
+                bar.set_message(format!(
+                    "d_loss {d_loss:.4}  g_loss {g_loss:.4}  {rate:.0} images/s"
+                ));
+            }
+            None if batch.is_multiple_of(LINE_EVERY_BATCHES) && batch < batches => {
+                // A closed stdout (`zoo train ... | head`) must not stop training.
+                let _ = writeln!(
+                    std::io::stdout(),
+                    "epoch {epoch}/{} batch {batch:>5}/{batches:<5} {seconds:>7.1} s {rate:>7.0} images/s   d_loss {d_loss:.4}   g_loss {g_loss:.4}",
+                    self.epochs
+                );
+            }
+            None => {}
+        }
+    }
+
+    fn end_epoch(&self, bar: Option<ProgressBar>) {
+        if let Some(bar) = bar {
+            bar.finish_and_clear();
+        }
+    }
+
+    fn epoch_line(&self, r: &GanEpoch) {
+        let wasserstein = r
+            .wasserstein
+            .map_or(String::new(), |w| format!("   wasserstein {w:.4}"));
+        let _ = writeln!(
+            std::io::stdout(),
+            "epoch {}/{} done in {:.1} s   d_loss {:.4}   g_loss {:.4}{wasserstein}",
+            r.epoch,
+            self.epochs,
+            r.seconds,
+            r.d_loss,
+            r.g_loss
+        );
+    }
+}
+
+/// Checks that a recipe is a GAN recipe: what `zoo sample` and friends need.
+pub fn is_gan(recipe: &Recipe) -> bool {
+    recipe.model.task() == Task::Gan
+}
+
+/// Loads the generator of a GAN run folder: `generator.bpk`, or the newest checkpoint of a run
+/// that has not finished. Returns the recipe and the generator's configuration too.
+pub fn load_generator(
+    run_dir: &Path,
+    device: &Device,
+) -> Result<(Recipe, GeneratorConfig, Generator)> {
+    let recipe_path = run_dir.join(run_files::RECIPE);
+    let text = std::fs::read_to_string(&recipe_path).with_context(|| {
+        format!(
+            "'{}' is not a run folder (no {})",
+            run_dir.display(),
+            run_files::RECIPE
+        )
+    })?;
+    let recipe = Recipe::parse(&recipe_path.display().to_string(), &text, &[])?;
+    let Some((config, _)) = recipe
+        .model
+        .gan_configs(crate::data::dataset_shape(&recipe.data))
+    else {
+        bail!(
+            "'{}' is not a GAN run: its recipe '{}' trains a '{}' model",
+            run_dir.display(),
+            recipe.name,
+            recipe.model.kind_name()
+        );
+    };
+    let final_path = run_dir.join(files::GENERATOR);
+    let path = if final_path.is_file() {
+        final_path
+    } else {
+        match checkpoint_epochs(run_dir).last() {
+            Some(&epoch) => checkpoint_file(run_dir, "generator", epoch),
+            None => bail!(
+                "'{}' holds no generator yet (no {} and no checkpoint)",
+                run_dir.display(),
+                files::GENERATOR
+            ),
+        }
+    };
+    let record = ModuleRecord::load(&path)
+        .with_context(|| format!("cannot read the generator '{}'", path.display()))?;
+    let generator = config
+        .init(device)
+        .try_load_record(record)
+        .map_err(|e| anyhow::anyhow!("{e}"))
+        .with_context(|| {
+            format!(
+                "the generator '{}' does not match the run's recipe.toml",
+                path.display()
+            )
+        })?;
+    Ok((recipe, config, generator))
+}
+
+/// Draws `n` samples of a run's generator from latents seeded by `seed` and writes them as a
+/// grid PNG at `out`.
+pub fn sample_grid(run_dir: &Path, n: usize, seed: u64, out: &Path, device: &Device) -> Result<()> {
+    if n == 0 {
+        bail!("--n must be at least 1");
+    }
+    let (_, config, generator) = load_generator(run_dir, device)?;
+    let latent_size = config.latent_size;
+    let latents = normal_latents(&mut StdRng::seed_from_u64(seed), n, latent_size);
+    save_grid(&generator, &latents, latent_size, out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn neg_log_sigmoid_is_stable_and_exact() {
+        let device = Device::flex();
+        let x = Tensor::<2>::from_floats([[-1000.0, -2.0, 0.0, 3.0, 1000.0]], &device);
+        let values: Vec<f32> = neg_log_sigmoid(x).into_data().try_to_vec::<f32>().unwrap();
+        let expected = [1000.0, 2.126928, std::f32::consts::LN_2, 0.048587352, 0.0];
+        for (v, e) in values.iter().zip(expected) {
+            assert!(v.is_finite() && (v - e).abs() < 1e-4, "{v} vs {e}");
+        }
+    }
+
+    #[test]
+    fn latents_are_standard_normal_and_seeded() {
+        let a = normal_latents(&mut StdRng::seed_from_u64(1), 100, 101);
+        let b = normal_latents(&mut StdRng::seed_from_u64(1), 100, 101);
+        assert_eq!(a, b);
+        assert_eq!(a.len(), 10_100);
+        let mean = a.iter().map(|&v| v as f64).sum::<f64>() / a.len() as f64;
+        let var = a.iter().map(|&v| (v as f64 - mean).powi(2)).sum::<f64>() / a.len() as f64;
+        assert!(
+            mean.abs() < 0.05 && (var - 1.0).abs() < 0.05,
+            "{mean} {var}"
+        );
+    }
+
+    #[test]
+    fn real_images_are_scaled_to_minus_one_one() {
+        let set = ImageSet::new(1, 1, 2, vec![0, 255, 128, 64], vec![0, 1], 2).unwrap();
+        let batch = real_batch(&set, &[1, 0], &Device::flex());
+        assert_eq!(batch.dims(), [2, 1, 1, 2]);
+        let values: Vec<f32> = batch.into_data().try_to_vec::<f32>().unwrap();
+        assert_eq!(values[2], -1.0);
+        assert_eq!(values[3], 1.0);
+        assert!((values[0] - (128.0 / 127.5 - 1.0)).abs() < 1e-6);
+    }
+
+    #[test]
+    fn history_round_trips_with_and_without_the_wasserstein_column() {
+        for wgan in [false, true] {
+            let dir = tempfile::tempdir().unwrap();
+            let history: Vec<GanEpoch> = (1..=3)
+                .map(|epoch| GanEpoch {
+                    epoch,
+                    d_loss: 1.0 / epoch as f64,
+                    g_loss: 0.5,
+                    seconds: 2.0,
+                    wasserstein: wgan.then_some(0.25 * epoch as f64),
+                })
+                .collect();
+            write_history(dir.path(), &history, wgan).unwrap();
+            assert_eq!(read_history(dir.path(), wgan).unwrap().len(), 3);
+            let back = read_history(dir.path(), wgan).unwrap();
+            assert_eq!(back[2].wasserstein, history[2].wasserstein);
+            assert!((back[1].d_loss - 0.5).abs() < 1e-9);
+            let png = std::fs::read(dir.path().join(files::CURVES)).unwrap();
+            assert_eq!(&png[1..4], b"PNG");
+        }
+    }
+}
