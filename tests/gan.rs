@@ -2,63 +2,23 @@
 //! network, no data folder). Every run points `ZOO_CACHE_DIR` at a temporary folder, so the
 //! quality classifier trained on first use never leaks into the user's cache.
 
+mod common;
+
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 
-use serde_json::Value;
+use common::*;
 
+/// `zoo` with the quality-classifier cache in `cache`, and no data folder (an empty
+/// `ZOO_DATA_DIR` counts as unset).
 fn zoo(args: &[&str], cache: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_zoo"))
-        .args(args)
-        .env("ZOO_OFFLINE", "1")
-        .env("ZOO_CACHE_DIR", cache)
-        .env_remove("ZOO_DATA_DIR")
-        .output()
-        .expect("the zoo binary runs")
-}
-
-/// Says why a test skips part of its work, on the real stderr (not captured by the harness).
-fn skip(reason: &str) {
-    use std::io::Write;
-    let _ = writeln!(std::io::stderr(), "SKIPPED: {reason}");
-}
-
-fn stdout(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stdout).into_owned()
-}
-
-fn stderr(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stderr).into_owned()
-}
-
-fn assert_ok(output: &Output) {
-    assert!(
-        output.status.success(),
-        "zoo failed:\n{}\n{}",
-        stdout(output),
-        stderr(output)
-    );
-}
-
-/// A user mistake: non-zero exit, one `error:` line, no panic.
-fn assert_user_error(output: &Output, expected: &[&str]) {
-    let err = stderr(output);
-    assert!(!output.status.success(), "should fail: {}", stdout(output));
-    assert!(
-        !err.contains("panicked") && !err.contains("RUST_BACKTRACE"),
-        "panic: {err}"
-    );
-    let lines: Vec<&str> = err.lines().filter(|l| !l.trim().is_empty()).collect();
-    assert_eq!(lines.len(), 1, "one line expected: {err}");
-    assert!(lines[0].starts_with("error: "), "{err}");
-    for word in expected {
-        assert!(err.contains(word), "'{word}' missing from: {err}");
-    }
-}
-
-fn summary(run_dir: &Path) -> Value {
-    let text = std::fs::read_to_string(run_dir.join("summary.json")).expect("summary.json written");
-    serde_json::from_str(&text).expect("summary.json is JSON")
+    zoo_with_env(
+        args,
+        &[
+            ("ZOO_CACHE_DIR", cache.to_str().unwrap()),
+            ("ZOO_DATA_DIR", ""),
+        ],
+    )
 }
 
 /// The pixel size of a grid of `n` 28x28 images: `ceil(sqrt(n))` columns, 2-pixel gaps and
