@@ -344,7 +344,7 @@ fn gan_mistakes_give_one_line_errors() {
     assert_ok(&output);
     assert_user_error(
         &zoo(&["sample", classifier.to_str().unwrap()], &cache),
-        &["not a GAN run", "mlp"],
+        &["not a GAN run", "mlp-mnist-mini", "mlp model"],
     );
     assert_user_error(
         &zoo(

@@ -31,7 +31,7 @@ use crate::data::{prepare, RunData};
 use crate::history::write_atomically;
 use crate::plot::{self, Panel, Series};
 use crate::recipe::{Recipe, Task};
-use crate::run::{files as run_files, prepare_run_dir, RunOptions};
+use crate::run::{files as run_files, load_recipe_for, prepare_run_dir, RunOptions};
 
 /// File names inside a GAN run folder (besides `recipe.toml` and `summary.json`).
 pub mod files {
@@ -826,37 +826,21 @@ impl Progress {
     }
 }
 
-/// Checks that a recipe is a GAN recipe: what `zoo sample` and friends need.
-pub fn is_gan(recipe: &Recipe) -> bool {
-    recipe.model.task() == Task::Gan
-}
-
 /// Loads the generator of a GAN run folder: `generator.bpk`, or the newest checkpoint of a run
 /// that has not finished. Returns the recipe and the generator's configuration too.
 pub fn load_generator(
     run_dir: &Path,
     device: &Device,
 ) -> Result<(Recipe, GeneratorConfig, Generator)> {
-    let recipe_path = run_dir.join(run_files::RECIPE);
-    let text = std::fs::read_to_string(&recipe_path).with_context(|| {
-        format!(
-            "'{}' is not a run folder (no {})",
-            run_dir.display(),
-            run_files::RECIPE
-        )
-    })?;
-    let recipe = Recipe::parse(&recipe_path.display().to_string(), &text, &[])?;
-    let Some((config, _)) = recipe
+    let recipe = load_recipe_for(
+        run_dir,
+        Task::Gan,
+        "it is not a GAN run, and only a GAN run has a generator to sample",
+    )?;
+    let (config, _) = recipe
         .model
         .gan_configs(crate::data::dataset_shape(&recipe.data))
-    else {
-        bail!(
-            "'{}' is not a GAN run: its recipe '{}' trains a '{}' model",
-            run_dir.display(),
-            recipe.name,
-            recipe.model.kind_name()
-        );
-    };
+        .expect("a GAN recipe has GAN configurations");
     let final_path = run_dir.join(files::GENERATOR);
     let path = if final_path.is_file() {
         final_path
