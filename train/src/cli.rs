@@ -20,13 +20,14 @@ use crate::{load_run, train, Backend, Recipe, RunOptions, Summary};
 use anyhow::{bail, Context, Result};
 use clap::{Args, Parser, Subcommand};
 
-/// A model zoo and experiment runner built on Burn.
+/// A model zoo and experiment runner built on Burn: MLP, CNN, LSTM and GAN recipes.
 ///
-/// Data: MNIST is read from `--data-dir` / $ZOO_DATA_DIR (a folder holding `mnist/`), else the
-/// user cache, else downloaded and verified. Recipes ending in `-mini` use a small set embedded
-/// in the binary and need no data at all.
+/// Data: MNIST, Fashion-MNIST and tiny-shakespeare are read from `--data-dir` / $ZOO_DATA_DIR (a
+/// folder holding `mnist/`, `fashion-mnist/`, `tinyshakespeare/`), else the user cache, else
+/// downloaded and verified. The image `-mini` recipes use a small MNIST set embedded in the
+/// binary and the `sines` series is generated, so those need no data at all.
 #[derive(Parser)]
-#[command(name = "zoo", version, about, long_about = None, propagate_version = true)]
+#[command(name = "zoo", version, propagate_version = true)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -43,7 +44,7 @@ enum Command {
     },
     /// Train a recipe: progress on screen, then test accuracy and the run folder.
     Train(TrainArgs),
-    /// Reload a finished run's model and print its test accuracy.
+    /// Reload a finished run's model and print its test figures (accuracy, nats/char or MSE).
     Eval {
         /// The run folder printed by `zoo train`.
         run_dir: PathBuf,
@@ -315,7 +316,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::List => {
             for (name, _) in BUILTIN_RECIPES {
                 let recipe = Recipe::load(name, &[])?;
-                println!("{name:<20} {}", recipe.description);
+                println!("{name:<22} {}", recipe.description);
             }
             Ok(())
         }
