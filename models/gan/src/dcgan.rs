@@ -51,6 +51,12 @@ pub struct DcganDiscriminator {
     pub output: Linear,
 }
 
+/// Weights drawn from N(0, 0.02), as in the DCGAN paper (Radford et al. 2016).
+const DCGAN_INIT: burn::nn::Initializer = burn::nn::Initializer::Normal {
+    mean: 0.0,
+    std: 0.02,
+};
+
 impl DcganGenerator {
     /// A generator from `latent_size` noise to `image`; height and width must divide by 4.
     pub(crate) fn new(latent_size: usize, base: usize, image: [usize; 3], device: &Device) -> Self {
@@ -60,10 +66,12 @@ impl DcganGenerator {
             ConvTranspose2dConfig::new(channels, [KERNEL; 2])
                 .with_stride([STRIDE; 2])
                 .with_padding([PADDING; 2])
+                .with_initializer(DCGAN_INIT)
         };
         Self {
             project: LinearConfig::new(latent_size, start.iter().product())
                 .with_bias(false)
+                .with_initializer(DCGAN_INIT)
                 .init(device),
             project_norm: BatchNormConfig::new(2 * base).init(device),
             up1: up([2 * base, base]).with_bias(false).init(device),
@@ -95,12 +103,15 @@ impl DcganDiscriminator {
                 .with_padding(PaddingConfig2d::Explicit(
                     PADDING, PADDING, PADDING, PADDING,
                 ))
+                .with_initializer(DCGAN_INIT)
         };
         Self {
             down1: down([c, base]).init(device),
             down2: down([base, 2 * base]).with_bias(!batch_norm).init(device),
             down2_norm: batch_norm.then(|| BatchNormConfig::new(2 * base).init(device)),
-            output: LinearConfig::new(2 * base * (h / 4) * (w / 4), 1).init(device),
+            output: LinearConfig::new(2 * base * (h / 4) * (w / 4), 1)
+                .with_initializer(DCGAN_INIT)
+                .init(device),
         }
     }
 
