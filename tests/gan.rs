@@ -70,21 +70,25 @@ fn every_gan_recipe_trains_a_few_batches_on_flex_and_wgpu() {
     let dir = tempfile::tempdir().unwrap();
     let cache = dir.path().join("cache");
     let mut wgpu_available = true;
-    // The least-squares loss has no recipe of its own: the mini recipe runs it too.
-    for (recipe, grid, loss) in [
-        ("gan-mnist", 64, "bce"),
-        ("dcgan-mnist", 64, "bce"),
-        ("wgan-gp-mnist", 64, "wgan-gp"),
-        ("dcgan-fashion", 64, "bce"),
-        ("gan-mnist-mini", 16, "bce"),
-        ("gan-mnist-mini", 16, "least-squares"),
+    // The least-squares loss and the conditional MLP GAN have no recipe of their own: the
+    // mini recipe runs them too.
+    for (recipe, grid, loss, conditional) in [
+        ("gan-mnist", 64, "bce", false),
+        ("dcgan-mnist", 100, "bce", true),
+        ("wgan-gp-mnist", 64, "wgan-gp", false),
+        ("dcgan-fashion", 64, "bce", false),
+        ("gan-mnist-mini", 16, "bce", false),
+        ("gan-mnist-mini", 16, "least-squares", true),
     ] {
         for backend in ["flex", "wgpu"] {
             if backend == "wgpu" && !wgpu_available {
                 continue;
             }
-            let run = dir.path().join(format!("{recipe}-{loss}-{backend}"));
+            let run = dir
+                .path()
+                .join(format!("{recipe}-{loss}-{conditional}-{backend}"));
             let loss_key = format!("gan.loss={loss}");
+            let conditional_key = format!("model.conditional={conditional}");
             let output = zoo(
                 &[
                     "train",
@@ -101,6 +105,8 @@ fn every_gan_recipe_trains_a_few_batches_on_flex_and_wgpu() {
                     "gan.quality_classifier=mlp-mnist-mini",
                     "--set",
                     &loss_key,
+                    "--set",
+                    &conditional_key,
                     "--out",
                     run.to_str().unwrap(),
                 ],
@@ -373,6 +379,14 @@ fn gan_mistakes_give_one_line_errors() {
             &cache,
         ),
         &["optimizer.kind"],
+    );
+    // The gradient penalty is not defined across the class planes of a conditional critic.
+    assert_user_error(
+        &zoo(
+            &["train", "wgan-gp-mnist", "--set", "model.conditional=true"],
+            &cache,
+        ),
+        &["model.conditional", "wgan-gp"],
     );
     // A recipe.toml edited after training no longer fits the saved generator.
     let recipe = std::fs::read_to_string(gan.join("recipe.toml")).unwrap();

@@ -9,6 +9,7 @@ use zoo_lstm::{CharLmConfig, ForecasterConfig, LstmStackConfig, SequenceClassifi
 use zoo_mlp::{Activation, MlpConfig};
 
 use crate::data::{dataset_shape, DataTask};
+use crate::gan::Conditioning;
 use crate::model::ImageShape;
 use crate::recipe::DataSpec;
 
@@ -113,6 +114,9 @@ pub enum ModelSpec {
         /// DCGAN feature maps of the widest layer's neighbour (default 64).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         base: Option<usize>,
+        /// Class-conditional GAN: both networks see the class (default false).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        conditional: Option<bool>,
         /// Batch norm in the DCGAN discriminator (default true; must be off for WGAN-GP).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         discriminator_batch_norm: Option<bool>,
@@ -298,15 +302,21 @@ impl ModelSpec {
             discriminator_hidden,
             base,
             discriminator_batch_norm,
+            ..
         } = self
         else {
             return None;
         };
         let image = [shape.channels, shape.height, shape.width];
+        let classes = self.gan_conditioning(shape)?.classes;
         let mut generator = GeneratorConfig::new(*architecture)
             .with_image(image)
-            .with_latent_size(*latent_size);
-        let mut discriminator = DiscriminatorConfig::new(*architecture).with_image(image);
+            .with_latent_size(*latent_size + classes);
+        let mut discriminator = DiscriminatorConfig::new(*architecture).with_image([
+            shape.channels + classes,
+            shape.height,
+            shape.width,
+        ]);
         if let Some(hidden) = generator_hidden {
             generator.hidden = hidden.clone();
         }
@@ -321,6 +331,27 @@ impl ModelSpec {
             discriminator.batch_norm = *bn;
         }
         Some((generator, discriminator))
+    }
+
+    /// How the GAN's networks see the class, if this is a GAN: the one-hot class appended to
+    /// the generator's latent vector and to the discriminator's image when `conditional`.
+    pub fn gan_conditioning(&self, shape: ImageShape) -> Option<Conditioning> {
+        let ModelSpec::Gan {
+            latent_size,
+            conditional,
+            ..
+        } = self
+        else {
+            return None;
+        };
+        Some(Conditioning {
+            latent_size: *latent_size,
+            classes: if conditional.unwrap_or(false) {
+                shape.classes
+            } else {
+                0
+            },
+        })
     }
 
     /// The MLP configuration for images of `shape`, if this is an MLP.

@@ -384,9 +384,13 @@ impl Recipe {
         if let ModelSpec::Gan {
             architecture,
             discriminator_batch_norm,
+            conditional,
             ..
         } = &self.model
         {
+            if gan.loss == crate::gan::GanLoss::WganGp && conditional.unwrap_or(false) {
+                bail!("key 'model.conditional': the conditional GAN trains with the bce or least-squares loss, not wgan-gp");
+            }
             let batch_norm = *architecture == crate::model_spec::GanArchitecture::Dcgan
                 && discriminator_batch_norm.unwrap_or(true);
             if gan.loss == crate::gan::GanLoss::WganGp && batch_norm {

@@ -7,6 +7,8 @@ use burn::prelude::*;
 use image::{DynamicImage, GrayImage, RgbImage};
 use zoo_gan::Generator;
 
+use super::Conditioning;
+
 /// Pixels of background between and around the tiles.
 pub const GRID_PADDING: usize = 2;
 /// Latents pushed through the generator at once.
@@ -63,27 +65,29 @@ pub fn grid_image(images: Tensor<4>) -> Result<DynamicImage> {
     })
 }
 
-/// Generates one image per latent vector (`latents` holds them row by row) with `generator`
-/// in inference mode and writes the grid PNG at `path` (through a temporary file).
+/// Generates one image per latent vector (`latents` holds them row by row; a conditional
+/// generator draws class `i % classes` for vector `i`) with `generator` in inference mode and
+/// writes the grid PNG at `path` (through a temporary file).
 pub fn save_grid(
     generator: &Generator,
     latents: &[f32],
-    latent_size: usize,
+    conditioning: Conditioning,
     path: &Path,
 ) -> Result<()> {
     let device = match generator {
         Generator::Mlp(g) => g.output.weight.device(),
         Generator::Dcgan(g) => g.project.weight.device(),
     };
+    let latent_size = conditioning.latent_size;
     let n = latents.len() / latent_size.max(1);
+    let labels = conditioning.grid_labels(n);
     let mut images = Vec::new();
-    for chunk in latents.chunks(BATCH * latent_size) {
-        let batch = chunk.len() / latent_size;
-        let z = Tensor::<2>::from_data(
-            TensorData::new(chunk.to_vec(), [batch, latent_size]),
-            &device,
-        );
-        images.push(generator.forward(z)); // [batch, c, h, w]
+    for (chunk, labels) in latents
+        .chunks(BATCH * latent_size)
+        .zip(labels.chunks(BATCH))
+    {
+        let input = conditioning.generator_input(chunk, labels, &device);
+        images.push(generator.forward(input)); // [batch, c, h, w]
     }
     if n == 0 {
         bail!("no latent vectors to draw");

@@ -25,6 +25,7 @@ use crate::recipe::{Recipe, Task};
 use crate::run::{files, load_run, train, RunOptions};
 
 use super::trainer::normal_latents;
+use super::Conditioning;
 
 /// Images pushed through a network at once when scoring.
 const BATCH: usize = 500;
@@ -75,7 +76,7 @@ pub struct Scoring<'a> {
 /// Scores `scoring.samples` images of `generator` against the real images of `data`.
 pub fn score(
     generator: &Generator,
-    latent_size: usize,
+    conditioning: Conditioning,
     data: &RunData,
     scoring: &Scoring,
     device: &Device,
@@ -109,7 +110,7 @@ pub fn score(
     let generated = judge_samples(
         &classifier,
         generator,
-        latent_size,
+        conditioning,
         samples,
         &mut rng,
         kind,
@@ -257,11 +258,12 @@ fn judge_set(
     judged
 }
 
-/// Probabilities and features of `n` fresh samples of `generator` (whose device is `device`).
+/// Probabilities and features of `n` fresh samples of `generator` (whose device is `device`);
+/// a conditional generator draws classes uniformly at random.
 fn judge_samples(
     classifier: &Classifier,
     generator: &Generator,
-    latent_size: usize,
+    conditioning: Conditioning,
     n: usize,
     rng: &mut StdRng,
     kind: ImageDatasetKind,
@@ -274,14 +276,10 @@ fn judge_samples(
     let mut done = 0;
     while done < n {
         let batch = BATCH.min(n - done);
-        let latents = Tensor::<2>::from_data(
-            TensorData::new(
-                normal_latents(rng, batch, latent_size),
-                [batch, latent_size],
-            ),
-            device,
-        );
-        let images = generator.forward(latents).without_autodiff(); // [batch, c, h, w] in [-1, 1]
+        let latents = normal_latents(rng, batch, conditioning.latent_size);
+        let labels = conditioning.random_labels(batch, rng);
+        let input = conditioning.generator_input(&latents, &labels, device);
+        let images = generator.forward(input).without_autodiff(); // [batch, c, h, w] in [-1, 1]
         judge_batch(classifier, classifier_input(images, kind), &mut judged);
         done += batch;
     }

@@ -25,7 +25,7 @@ use zoo_gan::{gradient_penalty, Discriminator, DiscriminatorConfig, Generator, G
 
 use super::grid::save_grid;
 use super::quality::{self, QualityScores};
-use super::{GanLoss, GanSpec};
+use super::{Conditioning, GanLoss, GanSpec};
 use crate::backend::smoke_test;
 use crate::data::{prepare, RunData};
 use crate::history::write_atomically;
@@ -130,6 +130,10 @@ pub fn train_gan(recipe: &Recipe, options: &RunOptions) -> Result<GanSummary> {
             recipe.model.kind_name()
         );
     };
+    let conditioning = recipe
+        .model
+        .gan_conditioning(crate::data::dataset_shape(&recipe.data))
+        .expect("a GAN recipe has a conditioning");
     let device = options.backend.device()?;
     smoke_test(&device)?;
     let mut recipe = recipe.clone();
@@ -177,6 +181,7 @@ pub fn train_gan(recipe: &Recipe, options: &RunOptions) -> Result<GanSummary> {
         &recipe,
         &gan,
         (&generator_config, &discriminator_config),
+        conditioning,
         &device,
         &run_dir,
         start_epoch,
@@ -184,7 +189,7 @@ pub fn train_gan(recipe: &Recipe, options: &RunOptions) -> Result<GanSummary> {
     let latents = fixed_latents(
         &run_dir,
         gan.grid_samples,
-        generator_config.latent_size,
+        conditioning.latent_size,
         recipe.training.seed,
     )?;
     let progress = Progress::new(options.plain_progress, recipe.training.epochs);
@@ -193,12 +198,7 @@ pub fn train_gan(recipe: &Recipe, options: &RunOptions) -> Result<GanSummary> {
         let record = state.epoch(epoch, &data, &progress)?;
         last_grid = grid_path(&run_dir, epoch);
         let generator = state.generator.valid();
-        save_grid(
-            &generator,
-            &latents,
-            generator_config.latent_size,
-            &last_grid,
-        )?;
+        save_grid(&generator, &latents, conditioning, &last_grid)?;
         state.checkpoint(&run_dir, epoch)?;
         history.retain(|r: &GanEpoch| r.epoch < epoch);
         history.push(record);
@@ -234,7 +234,7 @@ pub fn train_gan(recipe: &Recipe, options: &RunOptions) -> Result<GanSummary> {
         };
         Some(quality::score(
             &generator,
-            generator_config.latent_size,
+            conditioning,
             &data,
             &scoring,
             &device,
@@ -295,7 +295,7 @@ struct TrainState {
     lr_g: f64,
     lr_d: f64,
     gan: GanSpec,
-    latent_size: usize,
+    conditioning: Conditioning,
     batch_size: usize,
     seed: u64,
     device: Device,
@@ -307,6 +307,7 @@ impl TrainState {
         recipe: &Recipe,
         gan: &GanSpec,
         (generator_config, discriminator_config): (&GeneratorConfig, &DiscriminatorConfig),
+        conditioning: Conditioning,
         device: &Device,
         run_dir: &Path,
         start_epoch: usize,
@@ -355,7 +356,7 @@ impl TrainState {
             lr_g: gan.generator_lr.unwrap_or(recipe.optimizer.lr),
             lr_d: gan.discriminator_lr.unwrap_or(recipe.optimizer.lr),
             gan: gan.clone(),
-            latent_size: generator_config.latent_size,
+            conditioning,
             batch_size: recipe.training.batch_size,
             seed: recipe.training.seed,
             device: autodiff,
@@ -385,8 +386,11 @@ impl TrainState {
         let bar = progress.start_epoch(epoch, batches.len());
         for (i, indices) in batches.iter().enumerate() {
             let real = real_batch(&data.train, indices, &self.device);
-            let batch = indices.len();
-            let d = self.discriminator_step(real, batch, &mut rng);
+            let labels: Vec<usize> = indices
+                .iter()
+                .map(|&i| data.train.label(i) as usize)
+                .collect();
+            let d = self.discriminator_step(real, &labels, &mut rng);
             let (d_loss, wasserstein, fake) = d;
             if !d_loss.is_finite() {
                 bail!(
@@ -403,9 +407,9 @@ impl TrainState {
                 let fake = if n_critic == 1 {
                     fake
                 } else {
-                    self.fake(batch, &mut rng)
+                    self.fake(&labels, &mut rng)
                 };
-                let g_loss = self.generator_step(fake);
+                let g_loss = self.generator_step(fake, &labels);
                 if !g_loss.is_finite() {
                     bail!(
                         "the generator loss became {g_loss} in epoch {epoch}, batch {}: training diverged (try a lower learning rate)",
@@ -436,30 +440,33 @@ impl TrainState {
         })
     }
 
-    /// Generated images for `batch` fresh latents (with the generator's graph).
-    fn fake(&self, batch: usize, rng: &mut StdRng) -> Tensor<4> {
-        let latents = Tensor::<2>::from_data(
-            TensorData::new(
-                normal_latents(rng, batch, self.latent_size),
-                [batch, self.latent_size],
-            ),
-            &self.device,
-        );
-        self.generator.forward(latents) // [batch, c, h, w]
+    /// Generated images of classes `labels` (ignored when unconditional) for fresh latents,
+    /// with the generator's graph.
+    fn fake(&self, labels: &[usize], rng: &mut StdRng) -> Tensor<4> {
+        let c = self.conditioning;
+        let latents = normal_latents(rng, labels.len(), c.latent_size);
+        let input = c.generator_input(&latents, labels, &self.device);
+        self.generator.forward(input) // [batch, c, h, w]
     }
 
-    /// One discriminator (critic) update on `real` and fresh fakes. Returns the loss, the
-    /// Wasserstein estimate (WGAN-GP; 0 otherwise) and the fakes, still attached to the
-    /// generator's graph, for a generator step that reuses them.
+    /// One discriminator (critic) update on `real` (of classes `labels`) and fresh fakes of the
+    /// same classes. Returns the loss, the Wasserstein estimate (WGAN-GP; 0 otherwise) and the
+    /// fakes, still attached to the generator's graph, for a generator step that reuses them.
     fn discriminator_step(
         &mut self,
         real: Tensor<4>,
-        batch: usize,
+        labels: &[usize],
         rng: &mut StdRng,
     ) -> (f64, f64, Tensor<4>) {
-        let fake = self.fake(batch, rng);
-        let real_scores = self.discriminator.forward(real.clone()); // [batch, 1]
-        let fake_scores = self.discriminator.forward(fake.clone().detach()); // [batch, 1]
+        let batch = labels.len();
+        let c = self.conditioning;
+        let fake = self.fake(labels, rng);
+        let real_scores = self
+            .discriminator
+            .forward(c.discriminator_input(real.clone(), labels)); // [batch, 1]
+        let fake_scores = self
+            .discriminator
+            .forward(c.discriminator_input(fake.clone().detach(), labels)); // [batch, 1]
         let (loss, wasserstein) = match self.gan.loss {
             GanLoss::Bce => {
                 // -log σ(D(x)) - log(1 - σ(D(G(z)))) = -log σ(D(x)) - log σ(-D(G(z)))
@@ -497,9 +504,11 @@ impl TrainState {
         (loss.into_scalar::<f32>() as f64, wasserstein, fake)
     }
 
-    /// One generator update through the (just updated) discriminator's scores of `fake`.
-    fn generator_step(&mut self, fake: Tensor<4>) -> f64 {
-        let scores = self.discriminator.forward(fake); // [batch, 1]
+    /// One generator update through the (just updated) discriminator's scores of `fake`, of
+    /// classes `labels`.
+    fn generator_step(&mut self, fake: Tensor<4>, labels: &[usize]) -> f64 {
+        let input = self.conditioning.discriminator_input(fake, labels);
+        let scores = self.discriminator.forward(input); // [batch, 1]
         let loss = match self.gan.loss {
             GanLoss::Bce => neg_log_sigmoid(scores).mean(), // non-saturating: -log σ(D(G(z)))
             GanLoss::LeastSquares => scores.sub_scalar(1.0).square().mean().mul_scalar(0.5),
@@ -875,10 +884,17 @@ pub fn sample_grid(run_dir: &Path, n: usize, seed: u64, out: &Path, device: &Dev
     if n == 0 {
         bail!("--n must be at least 1");
     }
-    let (_, config, generator) = load_generator(run_dir, device)?;
-    let latent_size = config.latent_size;
-    let latents = normal_latents(&mut StdRng::seed_from_u64(seed), n, latent_size);
-    save_grid(&generator, &latents, latent_size, out)
+    let (recipe, _, generator) = load_generator(run_dir, device)?;
+    let conditioning = recipe
+        .model
+        .gan_conditioning(crate::data::dataset_shape(&recipe.data))
+        .expect("a GAN recipe has a conditioning");
+    let latents = normal_latents(
+        &mut StdRng::seed_from_u64(seed),
+        n,
+        conditioning.latent_size,
+    );
+    save_grid(&generator, &latents, conditioning, out)
 }
 
 #[cfg(test)]
