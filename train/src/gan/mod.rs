@@ -3,11 +3,17 @@
 
 pub mod condition;
 pub mod grid;
+mod history;
+mod progress;
 pub mod quality;
+pub mod run_folder;
+mod sample;
 mod spec;
 pub mod trainer;
 
 pub use condition::Conditioning;
+pub use history::GanEpoch;
 pub use quality::QualityScores;
+pub use sample::{load_generator, sample_grid};
 pub use spec::{GanLoss, GanSpec};
-pub use trainer::{load_generator, sample_grid, train_gan, GanEpoch, GanSummary};
+pub use trainer::{train_gan, GanSummary};

@@ -7,7 +7,6 @@
 //! and `curves.png` after every epoch, a sample grid per epoch under `samples/`, and at the end
 //! `generator.bpk`, `discriminator.bpk` and `summary.json` with the sample-quality scores.
 
-use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -15,7 +14,6 @@ use anyhow::{bail, Context, Result};
 use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
 use burn::prelude::*;
 use burn::store::ModuleRecord;
-use indicatif::{ProgressBar, ProgressStyle};
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
@@ -24,39 +22,19 @@ use zoo_datasets::ImageSet;
 use zoo_gan::{gradient_penalty, Discriminator, DiscriminatorConfig, Generator, GeneratorConfig};
 
 use super::grid::save_grid;
+use super::history::{write_history, GanEpoch};
+use super::progress::Progress;
 use super::quality::{self, QualityScores};
+use super::run_folder::{
+    checkpoint_epochs, checkpoint_file, files, fixed_latents, grid_path, resume_point,
+    CHECKPOINT_KINDS, KEEP_CHECKPOINTS,
+};
 use super::{Conditioning, GanLoss, GanSpec};
 use crate::backend::smoke_test;
 use crate::data::{prepare, RunData};
 use crate::history::write_atomically;
-use crate::plot::{self, Panel, Series};
-use crate::recipe::{Recipe, Task};
-use crate::run::{files as run_files, load_recipe_for, prepare_run_dir, RunOptions};
-
-/// File names inside a GAN run folder (besides `recipe.toml` and `summary.json`).
-pub mod files {
-    /// The trained generator (Burn record).
-    pub const GENERATOR: &str = "generator.bpk";
-    /// The trained discriminator or critic (Burn record).
-    pub const DISCRIMINATOR: &str = "discriminator.bpk";
-    /// One row per epoch: losses and time.
-    pub const METRICS: &str = "metrics.csv";
-    /// The losses per epoch, as a chart.
-    pub const CURVES: &str = "curves.png";
-    /// Folder of the per-epoch sample grids.
-    pub const SAMPLES: &str = "samples";
-    /// The fixed latent vectors behind every grid (little-endian `f32`, row by row).
-    pub const LATENTS: &str = "latents.f32";
-    /// Folder of the per-epoch checkpoints.
-    pub const CHECKPOINT: &str = "checkpoint";
-}
-
-/// The per-epoch checkpoint files, by kind: `<kind>-<epoch>.bpk`.
-const CHECKPOINT_KINDS: [&str; 4] = ["generator", "discriminator", "optim-g", "optim-d"];
-/// Checkpoints kept (the newest ones).
-const KEEP_CHECKPOINTS: usize = 2;
-/// Plain progress: one line every this many batches.
-const LINE_EVERY_BATCHES: usize = 50;
+use crate::recipe::Recipe;
+use crate::run::{files as run_files, prepare_run_dir, RunOptions};
 
 /// The final figures of a GAN run, written to `summary.json`.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
@@ -101,21 +79,6 @@ pub struct GanSummary {
     pub last_grid: PathBuf,
     /// The run folder.
     pub run_dir: PathBuf,
-}
-
-/// One epoch's figures.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct GanEpoch {
-    /// 1-based epoch number.
-    pub epoch: usize,
-    /// Mean discriminator (critic) loss over the epoch's discriminator steps.
-    pub d_loss: f64,
-    /// Mean generator loss over the epoch's generator steps.
-    pub g_loss: f64,
-    /// Wall-clock seconds of the epoch's training steps.
-    pub seconds: f64,
-    /// WGAN-GP: mean `E[D(real)] - E[D(fake)]` over the critic steps.
-    pub wasserstein: Option<f64>,
 }
 
 /// Trains the GAN recipe `recipe` as `options` say and writes the run folder.
@@ -269,13 +232,6 @@ pub fn train_gan(recipe: &Recipe, options: &RunOptions) -> Result<GanSummary> {
     let json = serde_json::to_string_pretty(&summary)?;
     write_atomically(&run_dir.join(run_files::SUMMARY), json.as_bytes())?;
     Ok(summary)
-}
-
-/// `samples/epoch-NNN.png`.
-fn grid_path(run_dir: &Path, epoch: usize) -> PathBuf {
-    run_dir
-        .join(files::SAMPLES)
-        .join(format!("epoch-{epoch:03}.png"))
 }
 
 fn loss_name(loss: GanLoss) -> &'static str {
@@ -589,314 +545,6 @@ pub fn normal_latents(rng: &mut StdRng, n: usize, size: usize) -> Vec<f32> {
     values
 }
 
-/// The latents of every epoch's grid: read from `samples/latents.f32`, or drawn from the seed
-/// and saved there on the first epoch.
-fn fixed_latents(run_dir: &Path, n: usize, size: usize, seed: u64) -> Result<Vec<f32>> {
-    let dir = run_dir.join(files::SAMPLES);
-    let path = dir.join(files::LATENTS);
-    if let Ok(bytes) = std::fs::read(&path) {
-        if bytes.len() == n * size * 4 {
-            return Ok(bytes
-                .chunks_exact(4)
-                .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-                .collect());
-        }
-    }
-    let latents = normal_latents(&mut StdRng::seed_from_u64(seed ^ 0x6a1d_5eed), n, size);
-    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    let bytes: Vec<u8> = latents.iter().flat_map(|v| v.to_le_bytes()).collect();
-    write_atomically(&path, &bytes)?;
-    Ok(latents)
-}
-
-fn checkpoint_file(run_dir: &Path, kind: &str, epoch: usize) -> PathBuf {
-    run_dir
-        .join(files::CHECKPOINT)
-        .join(format!("{kind}-{epoch}.bpk"))
-}
-
-/// The epochs with a generator checkpoint file, in increasing order.
-fn checkpoint_epochs(run_dir: &Path) -> Vec<usize> {
-    let Ok(entries) = std::fs::read_dir(run_dir.join(files::CHECKPOINT)) else {
-        return Vec::new();
-    };
-    let mut epochs: Vec<usize> = entries
-        .filter_map(|e| e.ok())
-        .filter_map(|e| {
-            let name = e.file_name().into_string().ok()?;
-            name.strip_prefix("generator-")?
-                .strip_suffix(".bpk")?
-                .parse()
-                .ok()
-        })
-        .collect();
-    epochs.sort_unstable();
-    epochs
-}
-
-/// Where a GAN run folder resumes: the last epoch with a complete checkpoint (all four files,
-/// the records readable) and a row in `metrics.csv`; the history up to there.
-fn resume_point(run_dir: &Path, wgan: bool) -> Result<(usize, Vec<GanEpoch>)> {
-    if !run_dir.join(run_files::RECIPE).is_file() {
-        bail!(
-            "'{}' is not a run folder (no {})",
-            run_dir.display(),
-            run_files::RECIPE
-        );
-    }
-    let mut history = read_history(run_dir, wgan).unwrap_or_default();
-    let recorded = history.last().map_or(0, |r| r.epoch);
-    let complete = |epoch: usize| {
-        CHECKPOINT_KINDS
-            .iter()
-            .all(|k| checkpoint_file(run_dir, k, epoch).is_file())
-            && ["generator", "discriminator"]
-                .iter()
-                .all(|k| ModuleRecord::load(checkpoint_file(run_dir, k, epoch)).is_ok())
-    };
-    let epoch = checkpoint_epochs(run_dir)
-        .into_iter()
-        .rev()
-        .find(|&e| e <= recorded && complete(e))
-        .with_context(|| {
-            format!(
-                "nothing to resume in '{}': no epoch finished with its checkpoint; start the run again",
-                run_dir.display()
-            )
-        })?;
-    history.retain(|r| r.epoch <= epoch);
-    Ok((epoch, history))
-}
-
-fn csv_header(wgan: bool) -> &'static str {
-    if wgan {
-        "epoch,d_loss,g_loss,seconds,wasserstein"
-    } else {
-        "epoch,d_loss,g_loss,seconds"
-    }
-}
-
-/// Writes `metrics.csv` (atomically) and `curves.png`.
-fn write_history(run_dir: &Path, history: &[GanEpoch], wgan: bool) -> Result<()> {
-    let mut text = format!("{}\n", csv_header(wgan));
-    for r in history {
-        text.push_str(&format!(
-            "{},{:.6},{:.6},{:.3}",
-            r.epoch, r.d_loss, r.g_loss, r.seconds
-        ));
-        if let Some(w) = r.wasserstein {
-            text.push_str(&format!(",{w:.6}"));
-        }
-        text.push('\n');
-    }
-    write_atomically(&run_dir.join(files::METRICS), text.as_bytes())?;
-    let points = |f: &dyn Fn(&GanEpoch) -> f64| -> Vec<(f64, f64)> {
-        history.iter().map(|r| (r.epoch as f64, f(r))).collect()
-    };
-    let mut panels = vec![Panel {
-        title: "losses",
-        x_label: "epoch",
-        y_label: "mean loss",
-        series: vec![
-            Series {
-                label: "discriminator",
-                points: points(&|r| r.d_loss),
-                line: true,
-            },
-            Series {
-                label: "generator",
-                points: points(&|r| r.g_loss),
-                line: true,
-            },
-        ],
-    }];
-    if wgan {
-        panels.push(Panel {
-            title: "critic's Wasserstein estimate",
-            x_label: "epoch",
-            y_label: "E[D(real)] - E[D(fake)]",
-            series: vec![Series {
-                label: "estimate",
-                points: points(&|r| r.wasserstein.unwrap_or(f64::NAN)),
-                line: true,
-            }],
-        });
-    }
-    plot::panels(&run_dir.join(files::CURVES), &panels)
-}
-
-/// Reads the `metrics.csv` written by [`write_history`].
-fn read_history(run_dir: &Path, wgan: bool) -> Result<Vec<GanEpoch>> {
-    let path = run_dir.join(files::METRICS);
-    let text = std::fs::read_to_string(&path)
-        .with_context(|| format!("cannot read {}", path.display()))?;
-    text.lines()
-        .skip(1)
-        .filter(|l| !l.trim().is_empty())
-        .map(|line| {
-            let cells: Vec<&str> = line.split(',').collect();
-            let number = |i: usize| -> Result<f64> {
-                cells
-                    .get(i)
-                    .and_then(|v| v.parse().ok())
-                    .with_context(|| format!("malformed row '{line}' in {}", path.display()))
-            };
-            Ok(GanEpoch {
-                epoch: number(0)? as usize,
-                d_loss: number(1)?,
-                g_loss: number(2)?,
-                seconds: number(3)?,
-                wasserstein: if wgan { Some(number(4)?) } else { None },
-            })
-        })
-        .collect()
-}
-
-/// Progress display: plain lines (one per [`LINE_EVERY_BATCHES`] batches and one per epoch), or
-/// an indicatif bar in a terminal.
-struct Progress {
-    bar: bool,
-    epochs: usize,
-}
-
-impl Progress {
-    fn new(plain: bool, epochs: usize) -> Self {
-        Self {
-            bar: !plain && std::io::stdout().is_terminal(),
-            epochs,
-        }
-    }
-
-    fn start_epoch(&self, epoch: usize, batches: usize) -> Option<ProgressBar> {
-        self.bar.then(|| {
-            let bar = ProgressBar::new(batches as u64);
-            let style = ProgressStyle::with_template(
-                "epoch {prefix} [{bar:30}] {pos}/{len} batches {elapsed_precise} (eta {eta}) {msg}",
-            )
-            .unwrap_or_else(|_| ProgressStyle::default_bar())
-            .progress_chars("=> ");
-            bar.set_style(style);
-            bar.set_prefix(format!("{epoch}/{}", self.epochs));
-            bar
-        })
-    }
-
-    #[allow(clippy::too_many_arguments)]
-    fn batch(
-        &self,
-        bar: &Option<ProgressBar>,
-        epoch: usize,
-        batch: usize,
-        batches: usize,
-        images: usize,
-        seconds: f64,
-        d_loss: f64,
-        g_loss: f64,
-    ) {
-        let rate = images as f64 / seconds.max(1e-9);
-        match bar {
-            Some(bar) => {
-                bar.set_position(batch as u64);
-                bar.set_message(format!(
-                    "d_loss {d_loss:.4}  g_loss {g_loss:.4}  {rate:.0} images/s"
-                ));
-            }
-            None if batch.is_multiple_of(LINE_EVERY_BATCHES) && batch < batches => {
-                // A closed stdout (`zoo train ... | head`) must not stop training.
-                let _ = writeln!(
-                    std::io::stdout(),
-                    "epoch {epoch}/{} batch {batch:>5}/{batches:<5} {seconds:>7.1} s {rate:>7.0} images/s   d_loss {d_loss:.4}   g_loss {g_loss:.4}",
-                    self.epochs
-                );
-            }
-            None => {}
-        }
-    }
-
-    fn end_epoch(&self, bar: Option<ProgressBar>) {
-        if let Some(bar) = bar {
-            bar.finish_and_clear();
-        }
-    }
-
-    fn epoch_line(&self, r: &GanEpoch) {
-        let wasserstein = r
-            .wasserstein
-            .map_or(String::new(), |w| format!("   wasserstein {w:.4}"));
-        let _ = writeln!(
-            std::io::stdout(),
-            "epoch {}/{} done in {:.1} s   d_loss {:.4}   g_loss {:.4}{wasserstein}",
-            r.epoch,
-            self.epochs,
-            r.seconds,
-            r.d_loss,
-            r.g_loss
-        );
-    }
-}
-
-/// Loads the generator of a GAN run folder: `generator.bpk`, or the newest checkpoint of a run
-/// that has not finished. Returns the recipe and the generator's configuration too.
-pub fn load_generator(
-    run_dir: &Path,
-    device: &Device,
-) -> Result<(Recipe, GeneratorConfig, Generator)> {
-    let recipe = load_recipe_for(
-        run_dir,
-        Task::Gan,
-        "it is not a GAN run, and only a GAN run has a generator to sample",
-    )?;
-    let (config, _) = recipe
-        .model
-        .gan_configs(crate::data::dataset_shape(&recipe.data))
-        .expect("a GAN recipe has GAN configurations");
-    let final_path = run_dir.join(files::GENERATOR);
-    let path = if final_path.is_file() {
-        final_path
-    } else {
-        match checkpoint_epochs(run_dir).last() {
-            Some(&epoch) => checkpoint_file(run_dir, "generator", epoch),
-            None => bail!(
-                "'{}' holds no generator yet (no {} and no checkpoint)",
-                run_dir.display(),
-                files::GENERATOR
-            ),
-        }
-    };
-    let record = ModuleRecord::load(&path)
-        .with_context(|| format!("cannot read the generator '{}'", path.display()))?;
-    let generator = config
-        .init(device)
-        .try_load_record(record)
-        .map_err(|e| anyhow::anyhow!("{e}"))
-        .with_context(|| {
-            format!(
-                "the generator '{}' does not match the run's recipe.toml",
-                path.display()
-            )
-        })?;
-    Ok((recipe, config, generator))
-}
-
-/// Draws `n` samples of a run's generator from latents seeded by `seed` and writes them as a
-/// grid PNG at `out`.
-pub fn sample_grid(run_dir: &Path, n: usize, seed: u64, out: &Path, device: &Device) -> Result<()> {
-    if n == 0 {
-        bail!("--n must be at least 1");
-    }
-    let (recipe, _, generator) = load_generator(run_dir, device)?;
-    let conditioning = recipe
-        .model
-        .gan_conditioning(crate::data::dataset_shape(&recipe.data))
-        .expect("a GAN recipe has a conditioning");
-    let latents = normal_latents(
-        &mut StdRng::seed_from_u64(seed),
-        n,
-        conditioning.latent_size,
-    );
-    save_grid(&generator, &latents, conditioning, out)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -935,28 +583,5 @@ mod tests {
         assert_eq!(values[2], -1.0);
         assert_eq!(values[3], 1.0);
         assert!((values[0] - (128.0 / 127.5 - 1.0)).abs() < 1e-6);
-    }
-
-    #[test]
-    fn history_round_trips_with_and_without_the_wasserstein_column() {
-        for wgan in [false, true] {
-            let dir = tempfile::tempdir().unwrap();
-            let history: Vec<GanEpoch> = (1..=3)
-                .map(|epoch| GanEpoch {
-                    epoch,
-                    d_loss: 1.0 / epoch as f64,
-                    g_loss: 0.5,
-                    seconds: 2.0,
-                    wasserstein: wgan.then_some(0.25 * epoch as f64),
-                })
-                .collect();
-            write_history(dir.path(), &history, wgan).unwrap();
-            assert_eq!(read_history(dir.path(), wgan).unwrap().len(), 3);
-            let back = read_history(dir.path(), wgan).unwrap();
-            assert_eq!(back[2].wasserstein, history[2].wasserstein);
-            assert!((back[1].d_loss - 0.5).abs() < 1e-9);
-            let png = std::fs::read(dir.path().join(files::CURVES)).unwrap();
-            assert_eq!(&png[1..4], b"PNG");
-        }
     }
 }
