@@ -92,12 +92,13 @@ mod tests {
                 .into_scalar::<f32>();
             let scale = autodiff.abs().max().into_scalar::<f32>();
             let case = format!("{:?} {:?}", config.architecture, config.image);
-            assert!(scale > 1e-3, "{case}: a vanishing gradient tests nothing");
-            // Absolute, and relative to the gradient's size (a wrong LeakyReLU slope of 0.25
+            // DCGAN weights are drawn from N(0, 0.02), so its input gradient is small (~1e-4):
+            // the check is relative to the gradient's size (a wrong LeakyReLU slope of 0.25
             // instead of 0.2 gives a difference of about 7% of it).
+            assert!(scale > 1e-6, "{case}: a vanishing gradient tests nothing ({scale})");
             assert!(
-                diff < 1e-4 && diff < 1e-3 * scale,
-                "{case}: max abs diff {diff}"
+                diff < 1e-3 * scale,
+                "{case}: max abs diff {diff}, gradient scale {scale}"
             );
         }
     }
