@@ -95,7 +95,10 @@ mod tests {
             // DCGAN weights are drawn from N(0, 0.02), so its input gradient is small (~1e-4):
             // the check is relative to the gradient's size (a wrong LeakyReLU slope of 0.25
             // instead of 0.2 gives a difference of about 7% of it).
-            assert!(scale > 1e-6, "{case}: a vanishing gradient tests nothing ({scale})");
+            assert!(
+                scale > 1e-6,
+                "{case}: a vanishing gradient tests nothing ({scale})"
+            );
             assert!(
                 diff < 1e-3 * scale,
                 "{case}: max abs diff {diff}, gradient scale {scale}"
