@@ -7,12 +7,12 @@ use zoo_datasets::{ImageBatcher, ImageDatasetKind, ImageItem, ImageSet};
 
 use crate::model::Classifier;
 
-/// Mean loss and accuracy of a model on a set.
+/// Mean loss and accuracy of a classifier on a set: images, or the next character of a text.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Evaluation {
-    /// Mean cross-entropy per image.
+    /// Mean cross-entropy per prediction (image or character), in nats.
     pub loss: f64,
-    /// Fraction of images classified correctly.
+    /// Fraction of predictions that are right (argmax).
     pub accuracy: f64,
 }
 

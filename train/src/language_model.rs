@@ -15,6 +15,7 @@ use zoo_datasets::{
 };
 use zoo_lstm::CharLm;
 
+use crate::evaluate::Evaluation;
 use crate::history::write_atomically;
 use crate::recipe::{DataSpec, ModelSpec};
 
@@ -91,23 +92,15 @@ pub fn load_corpus(spec: &DataSpec, data_dir: Option<PathBuf>) -> Result<CharCor
     Ok(CharCorpus::from_text(&text, 0.9, 0.05)?)
 }
 
-/// Mean loss (nats per character) and next-character accuracy of a model over a token split.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct TextEvaluation {
-    /// Mean cross-entropy, nats per predicted character.
-    pub loss: f64,
-    /// Fraction of characters predicted exactly (argmax).
-    pub accuracy: f64,
-}
-
-/// Evaluates `model` on every window of `tokens` (each window starts from a zero state).
+/// Evaluates `model` on every window of `tokens` (each window starts from a zero state): mean
+/// loss in nats per character and next-character accuracy.
 pub fn evaluate_text(
     model: &LanguageModel,
     tokens: Arc<Vec<u16>>,
     window: usize,
     batch_size: usize,
     device: &Device,
-) -> TextEvaluation {
+) -> Evaluation {
     let windows = TextWindows::new(tokens, window);
     let (mut loss_sum, mut correct, mut count) = (0.0f64, 0usize, 0usize);
     let indices: Vec<usize> = (0..windows.len()).collect();
@@ -122,7 +115,7 @@ pub fn evaluate_text(
         count += n;
     }
     let n = count.max(1) as f64;
-    TextEvaluation {
+    Evaluation {
         loss: loss_sum / n,
         accuracy: correct as f64 / n,
     }

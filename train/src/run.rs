@@ -20,7 +20,7 @@ use zoo_datasets::{SeriesWindows, TextWindows, Vocabulary};
 
 use crate::backend::{smoke_test, Backend};
 use crate::data::prepare;
-use crate::evaluate::evaluate;
+use crate::evaluate::{evaluate, Evaluation};
 use crate::forecast::{self, evaluate_series, load_series, ForecastModel};
 use crate::history::{write_atomically, AfterEpoch, EpochRecorder, History};
 use crate::language_model::{self, evaluate_text, load_corpus, save_vocabulary, LanguageModel};
@@ -126,6 +126,22 @@ pub struct SummaryMetrics {
     /// Forecasters: test MSE of repeating the last value of each window.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub baseline_mse: Option<f64>,
+}
+
+impl SummaryMetrics {
+    /// The accuracies and losses of a classifier (of images, or of the next character) on the
+    /// three splits; the test figures are absent when the test set was not read.
+    pub fn classification(train: Evaluation, valid: Evaluation, test: Option<Evaluation>) -> Self {
+        Self {
+            train_accuracy: Some(train.accuracy),
+            train_loss: train.loss,
+            valid_accuracy: Some(valid.accuracy),
+            valid_loss: valid.loss,
+            test_accuracy: test.map(|e| e.accuracy),
+            test_loss: test.map(|e| e.loss),
+            ..Default::default()
+        }
+    }
 }
 
 /// File names inside a run folder.
@@ -263,15 +279,7 @@ fn train_image_classifier(run: FitRun) -> Result<(FitStats, SummaryMetrics)> {
     save_model(&model, &stats.run_dir)?;
     Ok((
         stats,
-        SummaryMetrics {
-            train_accuracy: Some(train_eval.accuracy),
-            train_loss: train_eval.loss,
-            valid_accuracy: Some(valid_eval.accuracy),
-            valid_loss: valid_eval.loss,
-            test_accuracy: test_eval.map(|e| e.accuracy),
-            test_loss: test_eval.map(|e| e.loss),
-            ..Default::default()
-        },
+        SummaryMetrics::classification(train_eval, valid_eval, test_eval),
     ))
 }
 
@@ -306,16 +314,10 @@ fn train_language_model(run: FitRun) -> Result<(FitStats, SummaryMetrics)> {
     Ok((
         stats,
         SummaryMetrics {
-            train_accuracy: Some(train_eval.accuracy),
-            train_loss: train_eval.loss,
-            valid_accuracy: Some(valid_eval.accuracy),
-            valid_loss: valid_eval.loss,
-            test_accuracy: test_eval.map(|e| e.accuracy),
-            test_loss: test_eval.map(|e| e.loss),
             valid_bits_per_char: Some(valid_eval.loss / std::f64::consts::LN_2),
             valid_perplexity: Some(valid_eval.loss.exp()),
             test_perplexity: test_eval.map(|e| e.loss.exp()),
-            ..Default::default()
+            ..SummaryMetrics::classification(train_eval, valid_eval, test_eval)
         },
     ))
 }
