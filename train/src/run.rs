@@ -563,23 +563,12 @@ fn resume_point(
 /// process was killed is skipped in favour of the one before it.
 pub fn last_checkpoint(run_dir: &Path, max_epoch: usize) -> Result<usize> {
     let dir = run_dir.join("checkpoint");
-    let entries = std::fs::read_dir(&dir).with_context(|| {
+    let epochs = checkpoint_epochs(&dir, "model").with_context(|| {
         format!(
             "no checkpoints in '{}' (is it a run folder?)",
             run_dir.display()
         )
     })?;
-    let mut epochs: Vec<usize> = entries
-        .filter_map(|e| e.ok())
-        .filter_map(|e| {
-            let name = e.file_name().into_string().ok()?;
-            name.strip_prefix("model-")?
-                .strip_suffix(".bpk")?
-                .parse::<usize>()
-                .ok()
-        })
-        .collect();
-    epochs.sort_unstable();
     let complete = |epoch: usize| {
         let file = |kind: &str| dir.join(format!("{kind}-{epoch}.bpk"));
         ["optim", "scheduler"].iter().all(|k| file(k).is_file())
@@ -595,6 +584,24 @@ pub fn last_checkpoint(run_dir: &Path, max_epoch: usize) -> Result<usize> {
                 run_dir.display()
             )
         })
+}
+
+/// The epochs `N` of the `<kind>-N.bpk` files in the checkpoint folder `dir`, in increasing
+/// order (shared by supervised and GAN runs).
+pub(crate) fn checkpoint_epochs(dir: &Path, kind: &str) -> std::io::Result<Vec<usize>> {
+    let prefix = format!("{kind}-");
+    let mut epochs: Vec<usize> = std::fs::read_dir(dir)?
+        .filter_map(|e| e.ok())
+        .filter_map(|e| {
+            let name = e.file_name().into_string().ok()?;
+            name.strip_prefix(prefix.as_str())?
+                .strip_suffix(".bpk")?
+                .parse()
+                .ok()
+        })
+        .collect();
+    epochs.sort_unstable();
+    Ok(epochs)
 }
 
 /// Reads a run folder's recipe.

@@ -72,21 +72,7 @@ pub(crate) fn checkpoint_file(run_dir: &Path, kind: &str, epoch: usize) -> PathB
 
 /// The epochs with a generator checkpoint file, in increasing order.
 pub(crate) fn checkpoint_epochs(run_dir: &Path) -> Vec<usize> {
-    let Ok(entries) = std::fs::read_dir(run_dir.join(files::CHECKPOINT)) else {
-        return Vec::new();
-    };
-    let mut epochs: Vec<usize> = entries
-        .filter_map(|e| e.ok())
-        .filter_map(|e| {
-            let name = e.file_name().into_string().ok()?;
-            name.strip_prefix("generator-")?
-                .strip_suffix(".bpk")?
-                .parse()
-                .ok()
-        })
-        .collect();
-    epochs.sort_unstable();
-    epochs
+    crate::run::checkpoint_epochs(&run_dir.join(files::CHECKPOINT), "generator").unwrap_or_default()
 }
 
 /// Where a GAN run folder resumes: the last epoch with a complete checkpoint (all four files,
