@@ -7,29 +7,36 @@ use burn::prelude::*;
 use burn::store::ModuleRecord;
 use rand::rngs::StdRng;
 use rand::SeedableRng;
-use zoo_gan::{Generator, GeneratorConfig};
+use zoo_gan::Generator;
 
 use super::grid::save_grid;
 use super::run_folder::{checkpoint_epochs, checkpoint_file, files};
 use super::trainer::normal_latents;
+use super::Conditioning;
 use crate::recipe::{Recipe, Task};
 use crate::run::load_recipe_for;
 
 /// Loads the generator of a GAN run folder: `generator.bpk`, or the newest checkpoint of a run
-/// that has not finished. Returns the recipe and the generator's configuration too.
+/// that has not finished. Returns the recipe, and how the generator reads its input (latent
+/// size, classes), too.
 pub fn load_generator(
     run_dir: &Path,
     device: &Device,
-) -> Result<(Recipe, GeneratorConfig, Generator)> {
+) -> Result<(Recipe, Conditioning, Generator)> {
     let recipe = load_recipe_for(
         run_dir,
         Task::Gan,
         "it is not a GAN run, and only a GAN run has a generator to sample",
     )?;
+    let shape = crate::data::dataset_shape(&recipe.data);
     let (config, _) = recipe
         .model
-        .gan_configs(crate::data::dataset_shape(&recipe.data))
+        .gan_configs(shape)
         .expect("a GAN recipe has GAN configurations");
+    let conditioning = recipe
+        .model
+        .gan_conditioning(shape)
+        .expect("a GAN recipe has a conditioning");
     let final_path = run_dir.join(files::GENERATOR);
     let path = if final_path.is_file() {
         final_path
@@ -55,7 +62,7 @@ pub fn load_generator(
                 path.display()
             )
         })?;
-    Ok((recipe, config, generator))
+    Ok((recipe, conditioning, generator))
 }
 
 /// Draws `n` samples of a run's generator from latents seeded by `seed` and writes them as a
@@ -64,11 +71,7 @@ pub fn sample_grid(run_dir: &Path, n: usize, seed: u64, out: &Path, device: &Dev
     if n == 0 {
         bail!("--n must be at least 1");
     }
-    let (recipe, _, generator) = load_generator(run_dir, device)?;
-    let conditioning = recipe
-        .model
-        .gan_conditioning(crate::data::dataset_shape(&recipe.data))
-        .expect("a GAN recipe has a conditioning");
+    let (_, conditioning, generator) = load_generator(run_dir, device)?;
     let latents = normal_latents(
         &mut StdRng::seed_from_u64(seed),
         n,
