@@ -138,7 +138,8 @@ fn measure<M: Fittable>(
         let output = TrainStep::step(&model, batch);
         model = model.clone().optimize(&mut optim, lr.into(), output.grads);
     })?;
-    let inference = model.fork(device);
+    // `valid()` drops autodiff and turns dropout off: `fork` would keep both.
+    let inference = model.valid();
     let (inference_seconds, inference_items) =
         timed_batches(&valid_loader, options, device, |batch| {
             let _ = InferenceStep::step(&inference, batch);
