@@ -94,7 +94,7 @@ impl ConvBlockConfig {
 impl ConvBlock {
     /// `[batch, in_channels, h, w] -> [batch, channels, h', w']`.
     pub fn forward(&self, input: Tensor<4>) -> Tensor<4> {
-        let x = self.conv.forward(input); // [batch, channels, conv_h, conv_w]
+        let x = crate::conv2d(&self.conv, input); // [batch, channels, conv_h, conv_w]
         let x = match &self.norm {
             Some(norm) => norm.forward(x),
             None => x,

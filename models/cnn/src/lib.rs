@@ -22,7 +22,9 @@
 
 mod block;
 mod cnn;
+mod conv;
 
 pub use block::{ConvBlock, ConvBlockConfig};
 pub use cnn::{Cnn, CnnConfig};
+pub use conv::{conv2d, FlexConv};
 pub use zoo_mlp::Activation;

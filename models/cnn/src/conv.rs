@@ -1,0 +1,424 @@
+//! The convolution of a [`ConvBlock`](crate::ConvBlock): Burn's `Conv2d`, with a faster weight
+//! gradient on the flex CPU backend.
+//!
+//! Burn computes a convolution's weight gradient as another convolution whose kernel is the
+//! whole output map (24x24 for the classic net's second layer), which flex runs at a fraction
+//! of its matrix-multiply speed. [`conv2d`] keeps Burn's forward pass and input gradient and
+//! computes the weight gradient on flex as, per image, im2col then one matrix product added into
+//! a per-thread sum (4x faster on that layer). Every other backend, and any convolution this
+//! does not cover (groups, no bias, `Same` padding), goes through `Conv2d` unchanged. The parameters stay those of the `Conv2d`, so records do not change.
+//!
+//! ```
+//! use burn::nn::conv::Conv2dConfig;
+//! use burn::tensor::{Device, Tensor};
+//!
+//! let device = Device::flex().autodiff();
+//! let conv = Conv2dConfig::new([1, 4], [3, 3]).init(&device);
+//! let x = Tensor::<4>::ones([2, 1, 8, 8], &device); // [batch, channels, height, width]
+//! let y = zoo_cnn::conv2d(&conv, x); // [batch, 4, 6, 6]
+//! assert_eq!(y.dims(), [2, 4, 6, 6]);
+//! let grads = y.sum().backward();
+//! assert!(conv.weight.val().grad(&grads).is_some());
+//! ```
+
+use burn::backend::autodiff::checkpoint::base::Checkpointer;
+use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
+use burn::backend::autodiff::grads::Gradients;
+use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
+use burn::backend::autodiff::{Autodiff, NodeId};
+use burn::backend::flex::FlexTensor;
+use burn::backend::ops::{ConvOptions, ModuleOps};
+use burn::backend::tensor::FloatTensor;
+use burn::backend::{backend_extension, Backend, Flex, TensorMetadata};
+use burn::nn::conv::Conv2d;
+use burn::nn::PaddingConfig2d;
+use burn::prelude::*;
+use burn::tensor::{DType, Shape, TensorData};
+use rayon::prelude::*;
+
+/// `conv.forward(x)`, with the weight gradient of [`FlexConv::zoo_conv2d_weight_grad`] when
+/// `x` lives on the flex backend (with or without autodiff) and the convolution has a bias, one
+/// group and no `Same` padding; `Conv2d::forward` otherwise. Shapes as `Conv2d`:
+/// `[batch, in, height, width] -> [batch, out, out_height, out_width]`.
+pub fn conv2d(conv: &Conv2d, x: Tensor<4>) -> Tensor<4> {
+    let padding = match conv.padding {
+        PaddingConfig2d::Valid => [(0, 0), (0, 0)],
+        PaddingConfig2d::Explicit(top, left, bottom, right) => [(top, bottom), (left, right)],
+        PaddingConfig2d::Same => return conv.forward(x),
+    };
+    let on_flex = x.device().without_autodiff() == Device::flex();
+    match &conv.bias {
+        Some(bias) if on_flex && conv.groups == 1 => {
+            let options = ConvOptions {
+                stride: conv.stride,
+                padding,
+                dilation: conv.dilation,
+                groups: 1,
+            };
+            Tensor::from_dispatch(<burn::backend::Dispatch as FlexConv>::zoo_conv2d(
+                x.into_dispatch(),
+                conv.weight.val().into_dispatch(),
+                bias.val().into_dispatch(),
+                options,
+            ))
+        }
+        _ => conv.forward(x),
+    }
+}
+
+/// A 2-d convolution with bias whose weight gradient the backend may compute its own way.
+#[backend_extension(Flex, Autodiff)]
+pub trait FlexConv: Backend {
+    /// Convolution of `x` `[batch, in, h, w]` with `weight` `[out, in, kh, kw]` plus `bias`
+    /// `[out]`: `[batch, out, oh, ow]`.
+    fn zoo_conv2d(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        bias: FloatTensor<Self>,
+        options: ConvOptions<2>,
+    ) -> FloatTensor<Self> {
+        Self::conv2d(x, weight, Some(bias), options)
+    }
+
+    /// The gradient of the loss with respect to `weight` `[out, in, kh, kw]`, from the input
+    /// `x` `[batch, in, h, w]` and the output gradient `[batch, out, oh, ow]`.
+    fn zoo_conv2d_weight_grad(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        output_grad: FloatTensor<Self>,
+        options: ConvOptions<2>,
+    ) -> FloatTensor<Self> {
+        Self::conv2d_weight_backward(x, weight, output_grad, options)
+    }
+}
+
+impl FlexConv for Flex {
+    fn zoo_conv2d_weight_grad(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        output_grad: FloatTensor<Self>,
+        options: ConvOptions<2>,
+    ) -> FloatTensor<Self> {
+        if options.groups != 1 || x.dtype() != DType::F32 || output_grad.dtype() != DType::F32 {
+            return Self::conv2d_weight_backward(x, weight, output_grad, options);
+        }
+        let [out, channels, kh, kw] = dims4(&weight.shape());
+        let [batch, _, oh, ow] = dims4(&output_grad.shape());
+        let [_, _, h, w] = dims4(&x.shape());
+        let (x, output_grad) = (x.to_contiguous(), output_grad.to_contiguous());
+        let input: &[f32] = x.as_slice().expect("contiguous input");
+        let grad: &[f32] = output_grad.as_slice().expect("contiguous output gradient");
+        let patches = Patches {
+            channels,
+            size: [h, w],
+            kernel: [kh, kw],
+            out_size: [oh, ow],
+            options: &options,
+        };
+        let (rows, pixels) = (channels * kh * kw, oh * ow);
+        // Each thread takes a run of images: im2col of one image into a buffer that stays in
+        // cache, then one GEMM adds that image's share into the thread's own gradient.
+        let threads = rayon::current_num_threads().clamp(1, batch.max(1));
+        let per_thread = batch.div_ceil(threads);
+        let partials: Vec<Vec<f32>> = (0..threads)
+            .into_par_iter()
+            .map(|thread| {
+                let mut grad_weight = vec![0.0f32; out * rows]; // [out, in*kh*kw]
+                let mut cols = vec![0.0f32; rows * pixels]; // [in*kh*kw, oh*ow]
+                let images = thread * per_thread..((thread + 1) * per_thread).min(batch);
+                for image in images {
+                    let image_in = &input[image * channels * h * w..][..channels * h * w];
+                    patches.write(image_in, &mut cols);
+                    let image_grad = &grad[image * out * pixels..][..out * pixels]; // [out, oh*ow]
+                    accumulate_product(&mut grad_weight, image_grad, &cols, [out, pixels, rows]);
+                }
+                grad_weight
+            })
+            .collect();
+        let mut total = vec![0.0f32; out * rows];
+        for partial in partials {
+            total.iter_mut().zip(partial).for_each(|(t, p)| *t += p);
+        }
+        FlexTensor::from_data(TensorData::new(total, [out, channels, kh, kw]))
+    }
+}
+
+/// `dst [m, n] += lhs [m, k] · rhs [n, k]ᵀ`, all row-major, on this thread.
+fn accumulate_product(dst: &mut [f32], lhs: &[f32], rhs: &[f32], [m, k, n]: [usize; 3]) {
+    assert!(dst.len() == m * n && lhs.len() == m * k && rhs.len() == n * k);
+    // SAFETY: the asserts above keep every index the strides reach inside the three slices;
+    // dst is borrowed mutably, so it aliases neither input.
+    unsafe {
+        gemm::gemm(
+            m,
+            n,
+            k,
+            dst.as_mut_ptr(),
+            1,          // dst column stride
+            n as isize, // dst row stride
+            true,       // read dst: dst = 1 * dst + 1 * lhs * rhsᵀ
+            lhs.as_ptr(),
+            1,
+            k as isize,
+            rhs.as_ptr(),
+            k as isize, // rhsᵀ column j is rhs row j
+            1,
+            1.0,
+            1.0,
+            false,
+            false,
+            false,
+            gemm::Parallelism::None,
+        );
+    }
+}
+
+/// Where a convolution's kernel reads one image: the im2col layout of its weight gradient.
+struct Patches<'a> {
+    channels: usize,
+    size: [usize; 2],
+    kernel: [usize; 2],
+    out_size: [usize; 2],
+    options: &'a ConvOptions<2>,
+}
+
+impl Patches<'_> {
+    /// Writes the patches of `image` `[in, h, w]` into `cols` `[in*kh*kw, oh*ow]`, one column
+    /// per output pixel. Entries that fall on the padding are left as they are: the same for
+    /// every image, so a zeroed buffer stays right from one image to the next.
+    fn write(&self, image: &[f32], cols: &mut [f32]) {
+        let ([h, w], [kh, kw], [_, ow]) = (self.size, self.kernel, self.out_size);
+        let ([sy, sx], [dy, dx]) = (self.options.stride, self.options.dilation);
+        let (top, left) = (self.options.padding[0].0, self.options.padding[1].0);
+        let pixels = self.out_size[0] * ow;
+        for (row, row_cols) in cols.chunks_mut(pixels).enumerate() {
+            let (c, ky, kx) = (row / (kh * kw), row / kw % kh, row % kw);
+            debug_assert!(c < self.channels);
+            let plane = &image[c * h * w..(c + 1) * h * w];
+            for (y, out_row) in row_cols.chunks_mut(ow).enumerate() {
+                // The input row of this output row; rows in the padding stay zero.
+                let Some(iy) = (y * sy + ky * dy).checked_sub(top).filter(|&iy| iy < h) else {
+                    continue;
+                };
+                let line = &plane[iy * w..(iy + 1) * w];
+                let first = kx * dx; // input column of output column 0, before the padding
+                if sx == 1 {
+                    // The output columns whose input column lies inside the row: one copy.
+                    let start = left.saturating_sub(first).min(ow);
+                    let end = (w + left).saturating_sub(first).min(ow);
+                    if end > start {
+                        let from = start + first - left;
+                        out_row[start..end].copy_from_slice(&line[from..from + end - start]);
+                    }
+                } else {
+                    for (x_out, value) in out_row.iter_mut().enumerate() {
+                        if let Some(ix) = (x_out * sx + first).checked_sub(left) {
+                            if ix < w {
+                                *value = line[ix];
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn dims4(shape: &Shape) -> [usize; 4] {
+    [shape[0], shape[1], shape[2], shape[3]]
+}
+
+impl<B: Backend + FlexConv, C: CheckpointStrategy> FlexConv for Autodiff<B, C> {
+    fn zoo_conv2d(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        bias: FloatTensor<Self>,
+        options: ConvOptions<2>,
+    ) -> FloatTensor<Self> {
+        #[derive(Debug)]
+        struct Conv2dBackward;
+
+        impl<B: Backend + FlexConv> Backward<B, 3> for Conv2dBackward {
+            type State = (NodeId, NodeId, NodeId, ConvOptions<2>);
+
+            fn backward(
+                self,
+                ops: Ops<Self::State, 3>,
+                grads: &mut Gradients,
+                checkpointer: &mut Checkpointer,
+            ) {
+                let [node_x, node_weight, node_bias] = ops.parents;
+                let grad = grads.consume::<B>(&ops.node);
+                let (x_id, weight_id, bias_id, options) = ops.state;
+                let x = checkpointer.retrieve_node_output::<FloatTensor<B>>(x_id);
+                let weight = checkpointer.retrieve_node_output::<FloatTensor<B>>(weight_id);
+                let bias = checkpointer.retrieve_node_output::<FloatTensor<B>>(bias_id);
+                if let Some(node) = node_x {
+                    let grad_x = B::conv2d_x_backward(
+                        x.clone(),
+                        weight.clone(),
+                        grad.clone(),
+                        options.clone(),
+                    );
+                    grads.register::<B>(node.id, grad_x);
+                }
+                if let Some(node) = node_weight {
+                    let grad_weight =
+                        B::zoo_conv2d_weight_grad(x.clone(), weight, grad.clone(), options);
+                    grads.register::<B>(node.id, grad_weight);
+                }
+                if let Some(node) = node_bias {
+                    grads.register::<B>(node.id, B::conv2d_bias_backward(x, bias, grad));
+                }
+            }
+        }
+
+        let nodes = [x.node(), weight.node(), bias.node()];
+        match Conv2dBackward
+            .prepare::<C>(nodes)
+            .compute_bound()
+            .stateful()
+        {
+            OpsKind::Tracked(mut prep) => {
+                let state = (
+                    prep.checkpoint(&x),
+                    prep.checkpoint(&weight),
+                    prep.checkpoint(&bias),
+                    options.clone(),
+                );
+                let output = B::zoo_conv2d(
+                    x.into_primitive(),
+                    weight.into_primitive(),
+                    bias.into_primitive(),
+                    options,
+                );
+                prep.finish(state, output)
+            }
+            OpsKind::UnTracked(prep) => prep.finish(B::zoo_conv2d(
+                x.into_primitive(),
+                weight.into_primitive(),
+                bias.into_primitive(),
+                options,
+            )),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use burn::nn::conv::Conv2dConfig;
+    use burn::tensor::{Distribution, Tolerance};
+
+    /// Output and the gradients of input, weight and bias of `zoo_cnn::conv2d` and of
+    /// `Conv2d::forward` for the same layer and input, on flex with autodiff.
+    fn compare(config: Conv2dConfig, input: [usize; 4]) {
+        let device = Device::flex().autodiff();
+        device.seed(7);
+        let conv = config.init(&device);
+        let x = Tensor::<4>::random(input, Distribution::Normal(0.0, 1.0), &device).require_grad();
+        // A non-uniform output gradient, so every weight position gets its own value.
+        let weigh = |y: Tensor<4>| {
+            let ramp = Tensor::<1, Int>::arange(0..y.shape().num_elements() as i64, &device)
+                .float()
+                .reshape(y.shape())
+                .sin();
+            (y * ramp).sum()
+        };
+        let fast = conv2d(&conv, x.clone());
+        let reference = conv.forward(x.clone());
+        let tolerance = Tolerance::<f32>::absolute(1e-4);
+        fast.to_data()
+            .assert_approx_eq(&reference.to_data(), tolerance);
+        let (fast_grads, reference_grads) = (weigh(fast).backward(), weigh(reference).backward());
+        let bias = conv.bias.as_ref().expect("bias").val();
+        let pairs = [
+            (x.grad(&fast_grads), x.grad(&reference_grads)),
+            (
+                conv.weight.val().grad(&fast_grads),
+                conv.weight.val().grad(&reference_grads),
+            ),
+            (
+                bias.grad(&fast_grads).map(|g| g.unsqueeze::<4>()),
+                bias.grad(&reference_grads).map(|g| g.unsqueeze::<4>()),
+            ),
+        ];
+        for (fast, reference) in pairs {
+            let (fast, reference) = (fast.expect("gradient"), reference.expect("gradient"));
+            fast.to_data()
+                .assert_approx_eq(&reference.to_data(), tolerance);
+        }
+    }
+
+    #[test]
+    fn matches_conv2d_for_the_classic_second_layer_shape() {
+        compare(Conv2dConfig::new([8, 16], [3, 3]), [4, 8, 14, 14]);
+    }
+
+    #[test]
+    fn matches_conv2d_with_stride_padding_and_dilation() {
+        compare(
+            Conv2dConfig::new([3, 5], [3, 2])
+                .with_stride([2, 1])
+                .with_padding(PaddingConfig2d::Explicit(1, 2, 1, 2))
+                .with_dilation([1, 2]),
+            [2, 3, 11, 9],
+        );
+    }
+
+    #[test]
+    fn weight_gradient_kernel_matches_burns_on_plain_flex() {
+        let device = Device::flex();
+        device.seed(3);
+        let x = Tensor::<4>::random([3, 2, 7, 6], Distribution::Default, &device);
+        let weight = Tensor::<4>::random([4, 2, 3, 3], Distribution::Default, &device);
+        let grad = Tensor::<4>::random([3, 4, 5, 4], Distribution::Default, &device);
+        let options = ConvOptions::new([1, 1], [0, 0], [1, 1], 1);
+        let run = |fast: bool| {
+            let (x, w, g) = (
+                x.clone().into_dispatch(),
+                weight.clone().into_dispatch(),
+                grad.clone().into_dispatch(),
+            );
+            let out = if fast {
+                <burn::backend::Dispatch as FlexConv>::zoo_conv2d_weight_grad(
+                    x,
+                    w,
+                    g,
+                    options.clone(),
+                )
+            } else {
+                <burn::backend::Dispatch as ModuleOps<_>>::conv2d_weight_backward(
+                    x,
+                    w,
+                    g,
+                    options.clone(),
+                )
+            };
+            Tensor::<4>::from_dispatch(out)
+        };
+        let (fast, reference) = (run(true), run(false));
+        assert_eq!(fast.dims(), [4, 2, 3, 3]);
+        fast.to_data()
+            .assert_approx_eq(&reference.to_data(), Tolerance::<f32>::absolute(1e-4));
+    }
+
+    #[test]
+    fn other_backends_and_layers_without_bias_use_conv2d() {
+        #[allow(deprecated)]
+        let device = Device::ndarray().autodiff();
+        let conv = Conv2dConfig::new([2, 3], [3, 3]).init(&device);
+        let x = Tensor::<4>::random([2, 2, 6, 6], Distribution::Default, &device);
+        conv2d(&conv, x.clone())
+            .to_data()
+            .assert_eq(&conv.forward(x.clone()).to_data(), true);
+        let flex = Device::flex().autodiff();
+        let no_bias = Conv2dConfig::new([2, 3], [3, 3])
+            .with_bias(false)
+            .init(&flex);
+        let x = x.to_device(&flex);
+        conv2d(&no_bias, x.clone())
+            .to_data()
+            .assert_eq(&no_bias.forward(x).to_data(), true);
+    }
+}
