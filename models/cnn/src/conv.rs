@@ -274,32 +274,19 @@ impl<B: Backend + FlexConv, C: CheckpointStrategy> FlexConv for Autodiff<B, C> {
         }
 
         let nodes = [x.node(), weight.node(), bias.node()];
+        let [x_in, weight_in, bias_in] = [&x, &weight, &bias].map(|t| t.primitive().clone());
+        let forward = || B::zoo_conv2d(x_in, weight_in, bias_in, options.clone());
         match Conv2dBackward
             .prepare::<C>(nodes)
             .compute_bound()
             .stateful()
         {
             OpsKind::Tracked(mut prep) => {
-                let state = (
-                    prep.checkpoint(&x),
-                    prep.checkpoint(&weight),
-                    prep.checkpoint(&bias),
-                    options.clone(),
-                );
-                let output = B::zoo_conv2d(
-                    x.into_primitive(),
-                    weight.into_primitive(),
-                    bias.into_primitive(),
-                    options,
-                );
-                prep.finish(state, output)
+                let (x_id, weight_id) = (prep.checkpoint(&x), prep.checkpoint(&weight));
+                let state = (x_id, weight_id, prep.checkpoint(&bias), options.clone());
+                prep.finish(state, forward())
             }
-            OpsKind::UnTracked(prep) => prep.finish(B::zoo_conv2d(
-                x.into_primitive(),
-                weight.into_primitive(),
-                bias.into_primitive(),
-                options,
-            )),
+            OpsKind::UnTracked(prep) => prep.finish(forward()),
         }
     }
 }

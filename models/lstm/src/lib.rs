@@ -26,9 +26,11 @@
 mod char_lm;
 mod classifier;
 mod forecaster;
+mod fused;
 mod stack;
 
 pub use char_lm::{CharLm, CharLmConfig};
 pub use classifier::{Pooling, SequenceClassifier, SequenceClassifierConfig};
 pub use forecaster::{Forecaster, ForecasterConfig};
+pub use fused::{lstm_forward, FlexLstm};
 pub use stack::{LstmStack, LstmStackConfig, Recurrent};

@@ -135,7 +135,7 @@ impl LstmStack {
             }
             let state = states.as_mut().and_then(|s| s.next());
             let (output, last) = match layer {
-                Recurrent::Forward(lstm) => lstm.forward(x, state), // [batch, time, hidden]
+                Recurrent::Forward(lstm) => crate::lstm_forward(lstm, x, state), // [batch, time, hidden]
                 Recurrent::Bidirectional(bilstm) => {
                     let state = state.map(|s| s.map_state(split_directions));
                     let (output, last) = bilstm.forward(x, state); // [batch, time, 2 * hidden]
