@@ -17,16 +17,12 @@ use crate::recipe::{OptimizerKind, OptimizerSpec, Schedule};
 /// `max_norm` is set.
 pub fn build(spec: &OptimizerSpec, max_norm: Option<f64>) -> ModuleOptimizer {
     let decay = (spec.weight_decay > 0.0).then(|| WeightDecayConfig::new(spec.weight_decay as f32));
-    let clip = spec
-        .grad_clip
-        .map(|max| GradientClippingConfig::Norm(max as f32));
-    match spec.kind {
+    let optimizer = match spec.kind {
         // PyTorch's epsilon, so results compare with the reference scripts.
         OptimizerKind::Adam => constrained(
             AdamConfig::new()
                 .with_epsilon(1e-8)
                 .with_weight_decay(decay)
-                .with_grad_clipping(clip)
                 .build(),
             max_norm,
         ),
@@ -34,7 +30,6 @@ pub fn build(spec: &OptimizerSpec, max_norm: Option<f64>) -> ModuleOptimizer {
             AdamWConfig::new()
                 .with_epsilon(1e-8)
                 .with_weight_decay(spec.weight_decay as f32)
-                .with_grad_clipping(clip)
                 .build(),
             max_norm,
         ),
@@ -46,10 +41,14 @@ pub fn build(spec: &OptimizerSpec, max_norm: Option<f64>) -> ModuleOptimizer {
                         .with_momentum(spec.momentum)
                         .with_dampening(0.0)
                 }))
-                .with_gradient_clipping(clip)
                 .build(),
             max_norm,
         ),
+    };
+    // The configs' `build()` leaves clipping out (only their `init()` adds it): add it here.
+    match spec.grad_clip {
+        Some(max) => optimizer.with_grad_clipping(GradientClippingConfig::Norm(max as f32).init()),
+        None => optimizer,
     }
 }
 
@@ -67,5 +66,50 @@ pub fn schedule(spec: &OptimizerSpec, total_steps: usize) -> Result<ModuleLrSche
         Schedule::Cosine => CosineAnnealingLrSchedulerConfig::new(spec.lr, total_steps.max(1))
             .init()
             .map_err(|e| anyhow!("key 'optimizer.schedule': {e}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use burn::nn::LinearConfig;
+    use burn::optim::GradientsParams;
+    use burn::prelude::*;
+
+    /// The L2 norm of the change one SGD step (learning rate 1) makes to a linear layer's
+    /// weight, under a gradient of norm ~700.
+    fn step_norm(grad_clip: Option<f64>) -> f32 {
+        let device = Device::flex().autodiff();
+        let layer = LinearConfig::new(4, 3).init(&device);
+        let before = layer.weight.val().inner();
+        let loss = layer
+            .forward(Tensor::<2>::ones([2, 4], &device) * 100.0)
+            .sum();
+        let grads = GradientsParams::from_grads(loss.backward(), &layer);
+        let spec = OptimizerSpec {
+            kind: OptimizerKind::Sgd,
+            lr: 1.0,
+            momentum: 0.0,
+            weight_decay: 0.0,
+            schedule: Schedule::Constant,
+            grad_clip,
+        };
+        let after = build(&spec, None)
+            .step(1.0, layer, grads)
+            .weight
+            .val()
+            .inner();
+        (after - before)
+            .powi_scalar(2)
+            .sum()
+            .sqrt()
+            .into_scalar::<f32>()
+    }
+
+    #[test]
+    fn grad_clip_bounds_each_step() {
+        assert!(step_norm(None) > 100.0);
+        let clipped = step_norm(Some(0.5));
+        assert!((clipped - 0.5).abs() < 1e-4, "clipped step {clipped}");
     }
 }
