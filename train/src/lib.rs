@@ -15,6 +15,7 @@
 //! ```
 #![warn(missing_docs)]
 
+pub mod adam;
 pub mod backend;
 pub mod bench;
 pub mod cli;

@@ -8,6 +8,7 @@ use burn::optim::grad_clipping::GradientClippingConfig;
 use burn::optim::momentum::MomentumConfig;
 use burn::optim::{AdamConfig, AdamWConfig, ModuleOptimizer, Optimizer, SgdConfig};
 
+use crate::adam::FusedAdam;
 use crate::max_norm::MaxNorm;
 
 use crate::recipe::{OptimizerKind, OptimizerSpec, Schedule};
@@ -19,6 +20,8 @@ pub fn build(spec: &OptimizerSpec, max_norm: Option<f64>) -> ModuleOptimizer {
     let decay = (spec.weight_decay > 0.0).then(|| WeightDecayConfig::new(spec.weight_decay as f32));
     let optimizer = match spec.kind {
         // PyTorch's epsilon, so results compare with the reference scripts.
+        // One pass per parameter on flex (adam.rs); Burn's Adam for weight decay.
+        OptimizerKind::Adam if decay.is_none() => constrained(FusedAdam::new(1e-8), max_norm),
         OptimizerKind::Adam => constrained(
             AdamConfig::new()
                 .with_epsilon(1e-8)

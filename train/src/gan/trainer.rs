@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
-use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
+use burn::optim::{GradientsParams, ModuleOptimizer};
 use burn::prelude::*;
 use burn::store::ModuleRecord;
 use rand::rngs::StdRng;
@@ -30,6 +30,7 @@ use super::run_folder::{
     CHECKPOINT_KINDS, KEEP_CHECKPOINTS,
 };
 use super::{Conditioning, GanLoss, GanSpec};
+use crate::adam::FusedAdam;
 use crate::backend::smoke_test;
 use crate::data::{prepare, RunData};
 use crate::history::write_atomically;
@@ -272,11 +273,10 @@ impl TrainState {
         let autodiff = device.clone().autodiff();
         let mut generator = generator_config.init(&autodiff);
         let mut discriminator = discriminator_config.init(&autodiff);
-        let adam = AdamConfig::new()
-            .with_beta_1(gan.beta1 as f32)
-            .with_beta_2(gan.beta2 as f32)
-            .with_epsilon(1e-8);
-        let (mut optim_g, mut optim_d) = (adam.init(), adam.init());
+        let adam = || -> ModuleOptimizer {
+            FusedAdam::with_betas(gan.beta1 as f32, gan.beta2 as f32, 1e-8).into()
+        };
+        let (mut optim_g, mut optim_d) = (adam(), adam());
         if start_epoch > 0 {
             let file = |kind: &str| checkpoint_file(run_dir, kind, start_epoch);
             let load = |kind: &str| {
