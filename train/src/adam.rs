@@ -69,23 +69,16 @@ impl Optimizer for FusedAdam {
         // Burn's bias correction: update = m * c / (sqrt(v) + epsilon * sqrt(1 - beta_2^t)),
         // c = sqrt(1 - beta_2^t) / (1 - beta_1^t).
         let correction_2 = (1.0 - self.beta_2.powi(time as i32)).sqrt();
-        let factors = AdamFactors {
-            lr: lr as f32,
-            beta_1: self.beta_1,
-            beta_2: self.beta_2,
-            scale: correction_2 / (1.0 - self.beta_1.powi(time as i32)),
-            epsilon: self.epsilon * correction_2,
-        };
         let (tensor, moment_1, moment_2) = <burn::backend::Dispatch as FusedAdamOps>::zoo_adam_step(
             tensor.into_dispatch(),
             grad.into_dispatch(),
             moment_1.into_dispatch(),
             moment_2.into_dispatch(),
-            factors.lr,
-            factors.beta_1,
-            factors.beta_2,
-            factors.scale,
-            factors.epsilon,
+            lr as f32,
+            self.beta_1,
+            self.beta_2,
+            correction_2 / (1.0 - self.beta_1.powi(time as i32)),
+            self.epsilon * correction_2,
         );
         let momentum = AdaptiveMomentumState::new(
             time,
@@ -101,15 +94,6 @@ impl Optimizer for FusedAdam {
     fn to_device<const D: usize>(state: Self::State<D>, device: &Device) -> Self::State<D> {
         <Adam as Optimizer>::to_device(state, device)
     }
-}
-
-/// The scalars of one Adam step.
-struct AdamFactors {
-    lr: f32,
-    beta_1: f32,
-    beta_2: f32,
-    scale: f32,
-    epsilon: f32,
 }
 
 /// One Adam step over a whole parameter tensor.
