@@ -172,11 +172,15 @@ impl Sizes {
     }
 }
 
-/// A contiguous f32 slice of a flex tensor.
-fn values(tensor: &FlexTensor) -> Vec<f32> {
+/// `tensor` with contiguous f32 storage: the same buffer unless it was a strided view.
+fn contiguous(tensor: FlexTensor) -> FlexTensor {
     assert_eq!(tensor.dtype(), DType::F32, "the fused LSTM runs in f32");
-    let tensor = tensor.to_contiguous();
-    tensor.as_slice::<f32>().expect("contiguous").to_vec()
+    tensor.to_contiguous()
+}
+
+/// The elements of a tensor from [`contiguous`].
+fn values(tensor: &FlexTensor) -> &[f32] {
+    tensor.as_slice().expect("contiguous")
 }
 
 fn flex_tensor(data: Vec<f32>, shape: Vec<usize>) -> FlexTensor {
@@ -194,14 +198,15 @@ impl FlexLstm for Flex {
     ) -> (FloatTensor<Self>, FloatTensor<Self>) {
         let n = Sizes::of(&x, &w_hh);
         let (b, t_len, h) = (n.batch, n.time, n.hidden);
+        let [x, w_ih, w_hh, bias, h0, c0] = [x, w_ih, w_hh, bias, h0, c0].map(contiguous);
         let (x, w_ih, w_hh, bias) = (values(&x), values(&w_ih), values(&w_hh), values(&bias));
         // Input projection of every step at once: [batch*time, 4h], rows b*time + t.
         let mut projected = vec![0.0f32; b * t_len * 4 * h];
         product(
             &mut projected,
             [b * t_len, n.input, 4 * h],
-            View::rows(&x, n.input),
-            View::rows(&w_ih, 4 * h),
+            View::rows(x, n.input),
+            View::rows(w_ih, 4 * h),
             false,
         );
         let [gates_len, cells_len, hiddens_len, tanh_len] = n.workspace_parts();
@@ -210,8 +215,8 @@ impl FlexLstm for Flex {
         let mut hiddens = vec![0.0f32; hiddens_len];
         let mut tanh_cells = vec![0.0f32; tanh_len];
         let step = b * h;
-        cells[..step].copy_from_slice(&values(&c0));
-        hiddens[..step].copy_from_slice(&values(&h0));
+        cells[..step].copy_from_slice(values(&c0));
+        hiddens[..step].copy_from_slice(values(&h0));
         for t in 0..t_len {
             let z = &mut gates[t * 4 * step..(t + 1) * 4 * step]; // [batch, 4h]
             let h_prev = &hiddens[t * step..(t + 1) * step];
@@ -219,12 +224,12 @@ impl FlexLstm for Flex {
                 z,
                 [b, h, 4 * h],
                 View::rows(h_prev, h),
-                View::rows(&w_hh, 4 * h),
+                View::rows(w_hh, 4 * h),
                 false,
             );
             for (batch, z_row) in z.chunks_mut(4 * h).enumerate() {
                 let x_row = &projected[(batch * t_len + t) * 4 * h..][..4 * h];
-                for ((z, x), bias) in z_row.iter_mut().zip(x_row).zip(&bias) {
+                for ((z, x), bias) in z_row.iter_mut().zip(x_row).zip(bias) {
                     *z += x + bias;
                 }
                 let (ifo_if, rest) = z_row.split_at_mut(2 * h);
@@ -283,6 +288,8 @@ impl FlexLstm for Flex {
     ) {
         let n = Sizes::of(&x, &w_hh);
         let (b, t_len, h, input) = (n.batch, n.time, n.hidden, n.input);
+        let [x, w_ih, w_hh, workspace, output_grad] =
+            [x, w_ih, w_hh, workspace, output_grad].map(contiguous);
         let (x, w_ih, w_hh) = (values(&x), values(&w_ih), values(&w_hh));
         let (workspace, grad) = (values(&workspace), values(&output_grad));
         let [gates_len, cells_len, hiddens_len, _] = n.workspace_parts();
@@ -325,7 +332,7 @@ impl FlexLstm for Flex {
                 &mut d_h_next,
                 [b, 4 * h, h],
                 View::rows(&d_z, 4 * h),
-                View::transposed(&w_hh, 4 * h),
+                View::transposed(w_hh, 4 * h),
                 false,
             );
             let h_prev = &hiddens[t * step..(t + 1) * step];
@@ -346,7 +353,7 @@ impl FlexLstm for Flex {
         product(
             &mut d_w_ih,
             [input, rows, 4 * h],
-            View::transposed(&x, input),
+            View::transposed(x, input),
             View::rows(&d_projected, 4 * h),
             false,
         );
@@ -355,7 +362,7 @@ impl FlexLstm for Flex {
             &mut d_x,
             [rows, 4 * h, input],
             View::rows(&d_projected, 4 * h),
-            View::transposed(&w_ih, 4 * h),
+            View::transposed(w_ih, 4 * h),
             false,
         );
         (
