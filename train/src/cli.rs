@@ -282,8 +282,10 @@ struct TrainArgs {
     plain: bool,
 }
 
-/// Parses the command line, runs it, prints any error on one line; the `zoo` binary's `main`.
+/// Sets the allocator to reuse freed tensor buffers ([`keep_freed_memory`](crate::allocator::keep_freed_memory)),
+/// parses the command line, runs it, prints any error on one line; the `zoo` binary's `main`.
 pub fn main() -> ExitCode {
+    crate::allocator::keep_freed_memory();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(err) if !err.use_stderr() => err.exit(), // --help, --version

@@ -16,6 +16,7 @@
 #![warn(missing_docs)]
 
 pub mod adam;
+pub mod allocator;
 pub mod backend;
 pub mod bench;
 pub mod cli;

@@ -1,0 +1,38 @@
+//! Keeps freed tensor buffers in the process instead of handing them back to the kernel.
+//!
+//! A training step allocates and frees the same tensor buffers every batch, many of them above
+//! glibc's default mmap threshold (128 KiB, raised only as such blocks are freed): each of those
+//! allocations then maps fresh pages, takes a page fault and a page clear per 4 KiB, and unmaps
+//! them when freed. On this project's 2-core machine that made copying a 784x512 `f32` matrix out
+//! of a tensor take 1.5 ms instead of 0.07 ms, and a `[784, 64] x [64, 512]` matmul 1.6 ms
+//! instead of 0.5 ms. [`keep_freed_memory`] serves every allocation up to 32 MiB from the heap
+//! and keeps up to 1 GiB of freed memory at its top, so the next batch reuses the pages.
+
+/// Largest allocation served from the heap: glibc's upper limit for the mmap threshold.
+const MMAP_THRESHOLD: i32 = 32 << 20;
+/// Free memory kept at the top of the heap before glibc returns it to the kernel.
+const TRIM_THRESHOLD: i32 = 1 << 30;
+
+/// Sets glibc's allocator to reuse freed memory (see the module documentation); call it once at
+/// start-up, before the first tensor. Returns whether the settings took effect (always false off
+/// glibc, where nothing is changed).
+///
+/// ```
+/// let applied = zoo_train::allocator::keep_freed_memory();
+/// assert_eq!(applied, cfg!(all(target_os = "linux", target_env = "gnu")));
+/// ```
+pub fn keep_freed_memory() -> bool {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    {
+        // SAFETY: mallopt only changes allocator parameters; it is safe to call at any time.
+        unsafe {
+            libc::mallopt(libc::M_MMAP_THRESHOLD, MMAP_THRESHOLD) == 1
+                && libc::mallopt(libc::M_TRIM_THRESHOLD, TRIM_THRESHOLD) == 1
+        }
+    }
+    #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+    {
+        let _ = (MMAP_THRESHOLD, TRIM_THRESHOLD);
+        false
+    }
+}
