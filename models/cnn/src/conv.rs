@@ -36,6 +36,7 @@ use burn::nn::PaddingConfig2d;
 use burn::prelude::*;
 use burn::tensor::{DType, Shape, TensorData};
 use rayon::prelude::*;
+use zoo_kernels::matrix::{product, View};
 
 /// `conv.forward(x)`, with the weight gradient of [`FlexConv::zoo_conv2d_weight_grad`] when
 /// `x` lives on the flex backend (with or without autodiff) and the convolution has a bias, one
@@ -130,7 +131,15 @@ impl FlexConv for Flex {
                     let image_in = &input[image * channels * h * w..][..channels * h * w];
                     patches.write(image_in, &mut cols);
                     let image_grad = &grad[image * out * pixels..][..out * pixels]; // [out, oh*ow]
-                    accumulate_product(&mut grad_weight, image_grad, &cols, [out, pixels, rows]);
+                    let grad_rows = View::rows(image_grad, pixels); // [out, oh*ow]
+                    let patches_t = View::transposed(&cols, pixels); // [oh*ow, in*kh*kw]
+                    product(
+                        &mut grad_weight,
+                        [out, pixels, rows],
+                        grad_rows,
+                        patches_t,
+                        true,
+                    );
                 }
                 grad_weight
             })
@@ -140,36 +149,6 @@ impl FlexConv for Flex {
             total.iter_mut().zip(partial).for_each(|(t, p)| *t += p);
         }
         FlexTensor::from_data(TensorData::new(total, [out, channels, kh, kw]))
-    }
-}
-
-/// `dst [m, n] += lhs [m, k] · rhs [n, k]ᵀ`, all row-major, on this thread.
-fn accumulate_product(dst: &mut [f32], lhs: &[f32], rhs: &[f32], [m, k, n]: [usize; 3]) {
-    assert!(dst.len() == m * n && lhs.len() == m * k && rhs.len() == n * k);
-    // SAFETY: the asserts above keep every index the strides reach inside the three slices;
-    // dst is borrowed mutably, so it aliases neither input.
-    unsafe {
-        gemm::gemm(
-            m,
-            n,
-            k,
-            dst.as_mut_ptr(),
-            1,          // dst column stride
-            n as isize, // dst row stride
-            true,       // read dst: dst = 1 * dst + 1 * lhs * rhsᵀ
-            lhs.as_ptr(),
-            1,
-            k as isize,
-            rhs.as_ptr(),
-            k as isize, // rhsᵀ column j is rhs row j
-            1,
-            1.0,
-            1.0,
-            false,
-            false,
-            false,
-            gemm::Parallelism::None,
-        );
     }
 }
 

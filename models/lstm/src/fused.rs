@@ -33,6 +33,8 @@ use burn::backend::{backend_extension, AutodiffBackend, Backend, Flex, TensorMet
 use burn::nn::{activation::Activation, GateController, Lstm, LstmState};
 use burn::prelude::*;
 use burn::tensor::{DType, TensorData};
+use zoo_kernels::approx::{sigmoid, tanh};
+use zoo_kernels::matrix::{product, View};
 
 /// `lstm.forward(x, state)`, through [`FlexLstm`] when `x` `[batch, time, input]` lives on flex
 /// (with or without autodiff) and the layer is a plain one: batch first, forward in time, no
@@ -376,105 +378,6 @@ impl FlexLstm for Flex {
     }
 }
 
-/// A matrix read from a slice: element (i, j) at `i * row_stride + j * column_stride`.
-#[derive(Clone, Copy)]
-struct View<'a> {
-    data: &'a [f32],
-    row_stride: usize,
-    column_stride: usize,
-}
-
-impl<'a> View<'a> {
-    /// A row-major matrix with `columns` columns.
-    fn rows(data: &'a [f32], columns: usize) -> Self {
-        Self {
-            data,
-            row_stride: columns,
-            column_stride: 1,
-        }
-    }
-
-    /// The transpose of a row-major matrix with `columns` columns.
-    fn transposed(data: &'a [f32], columns: usize) -> Self {
-        Self {
-            data,
-            row_stride: 1,
-            column_stride: columns,
-        }
-    }
-
-    /// Checks that an `[rows, columns]` matrix read this way stays inside the slice.
-    fn check(&self, rows: usize, columns: usize) {
-        let last = (rows.max(1) - 1) * self.row_stride + (columns.max(1) - 1) * self.column_stride;
-        assert!(
-            rows == 0 || columns == 0 || last < self.data.len(),
-            "matrix view out of bounds"
-        );
-    }
-}
-
-/// `dst [m, n] (+)= lhs [m, k] . rhs [k, n]`, `dst` row-major; accumulates when `accumulate`.
-fn product(dst: &mut [f32], [m, k, n]: [usize; 3], lhs: View, rhs: View, accumulate: bool) {
-    assert_eq!(dst.len(), m * n);
-    lhs.check(m, k);
-    rhs.check(k, n);
-    if m == 0 || n == 0 {
-        return;
-    }
-    let stride = |s: usize| s as isize;
-    // SAFETY: the checks above keep every element the strides reach inside the three slices,
-    // and `dst` is borrowed mutably, so it aliases neither input.
-    unsafe {
-        gemm::gemm(
-            m,
-            n,
-            k,
-            dst.as_mut_ptr(),
-            1,
-            stride(n),
-            accumulate,
-            lhs.data.as_ptr(),
-            stride(lhs.column_stride),
-            stride(lhs.row_stride),
-            rhs.data.as_ptr(),
-            stride(rhs.column_stride),
-            stride(rhs.row_stride),
-            1.0,
-            1.0,
-            false,
-            false,
-            false,
-            // One thread: rayon's split cost more than it saved at these sizes (lstm-seqmnist
-            // 4,000 against 3,000-3,300 samples/s; lstm-shakespeare 70 against 59 when only
-            // products of 2^24 multiply-adds or more were split).
-            gemm::Parallelism::None,
-        );
-    }
-}
-
-/// tanh as a rational function (Eigen's float approximation, clamped where tanh is ±1 in
-/// f32): written without calls so the loops over it vectorize.
-fn tanh(x: f32) -> f32 {
-    const CLAMP: f32 = 7.905_311;
-    let x = x.clamp(-CLAMP, CLAMP);
-    let x2 = x * x;
-    let p = ((((((-2.760_768_5e-16f32 * x2 + 2.000_188e-13) * x2 - 8.604_672e-11) * x2
-        + 5.122_297e-8)
-        * x2
-        + 1.485_722_4e-5)
-        * x2
-        + 6.372_619e-4)
-        * x2
-        + 4.893_524_6e-3)
-        * x;
-    let q = ((1.198_258_4e-6f32 * x2 + 1.185_347_1e-4) * x2 + 2.268_434_6e-3) * x2 + 4.893_525e-3;
-    p / q
-}
-
-fn sigmoid(x: f32) -> f32 {
-    0.5 + 0.5 * tanh(0.5 * x)
-}
-
 impl<B: Backend + FlexLstm, C: CheckpointStrategy> FlexLstm for Autodiff<B, C> {
     fn zoo_lstm(
         x: FloatTensor<Self>,
@@ -575,18 +478,6 @@ mod tests {
     use burn::module::Param;
     use burn::nn::LstmConfig;
     use burn::tensor::{Distribution, Tolerance};
-
-    #[test]
-    fn tanh_and_sigmoid_match_the_library_functions() {
-        for step in -2000..=2000 {
-            let x = step as f32 / 100.0;
-            assert!((tanh(x) - x.tanh()).abs() < 2e-6, "tanh({x})");
-            assert!(
-                (sigmoid(x) - 1.0 / (1.0 + (-x).exp())).abs() < 2e-6,
-                "sigmoid({x})"
-            );
-        }
-    }
 
     /// The layer's eight linear maps (input and hidden transform of each gate).
     fn linears(lstm: &Lstm) -> Vec<&burn::nn::Linear> {

@@ -1,0 +1,14 @@
+//! CPU kernels shared by burn-zoo's models on Burn's flex backend.
+//!
+//! - [`matrix`]: a single-threaded strided matrix product on slices (`gemm`, the crate flex
+//!   itself uses), for kernels that run their own loops over images or time steps.
+//! - [`approx`]: tanh and sigmoid as rational functions, within 2e-6 of the library functions,
+//!   written without calls so loops over them vectorize (flex calls libm per element).
+//! - [`activation`]: tanh and LeakyReLU as single tensor operations on flex whose backward pass
+//!   is one pass over the output, with Burn's own operations on every other backend.
+
+pub mod activation;
+pub mod approx;
+pub mod matrix;
+
+pub use activation::{leaky_relu, tanh};
