@@ -1,12 +1,11 @@
-use burn::tensor::activation::leaky_relu;
 use burn::tensor::Tensor;
 
 /// Negative slope of every LeakyReLU in the crate.
 pub(crate) const SLOPE: f64 = 0.2;
 
-/// LeakyReLU with slope [`SLOPE`].
+/// LeakyReLU with slope [`SLOPE`] (one pass on flex: `zoo_kernels::leaky_relu`).
 pub(crate) fn activate<const D: usize>(pre: Tensor<D>) -> Tensor<D> {
-    leaky_relu(pre, SLOPE)
+    zoo_kernels::leaky_relu(pre, SLOPE)
 }
 
 /// Derivative of [`activate`] at `pre`: 1 where `pre > 0`, [`SLOPE`] elsewhere.

@@ -1,6 +1,6 @@
 use burn::nn::{Linear, LinearConfig};
 use burn::prelude::*;
-use burn::tensor::activation::tanh;
+use zoo_kernels::tanh;
 
 use crate::leaky;
 

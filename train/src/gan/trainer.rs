@@ -464,7 +464,9 @@ impl TrainState {
     /// classes `labels`.
     fn generator_step(&mut self, fake: Tensor<4>, labels: &[usize]) -> f64 {
         let input = self.conditioning.discriminator_input(fake, labels);
-        let scores = self.discriminator.forward(input); // [batch, 1]
+        // Only the generator is stepped here: the discriminator's weights take part as
+        // constants, so the backward pass skips their gradients.
+        let scores = self.discriminator.clone().no_grad().forward(input); // [batch, 1]
         let loss = match self.gan.loss {
             GanLoss::Bce => neg_log_sigmoid(scores).mean(), // non-saturating: -log σ(D(G(z)))
             GanLoss::LeastSquares => scores.sub_scalar(1.0).square().mean().mul_scalar(0.5),
