@@ -1,13 +1,15 @@
-//! The convolution of a [`ConvBlock`](crate::ConvBlock): Burn's `Conv2d`, with a faster weight
-//! gradient on the flex CPU backend.
+//! The convolution of a [`ConvBlock`](crate::ConvBlock): Burn's `Conv2d`, computed on the flex
+//! CPU backend as matrix products.
 //!
-//! Burn computes a convolution's weight gradient as another convolution whose kernel is the
-//! whole output map (24x24 for the classic net's second layer), which flex runs at a fraction
-//! of its matrix-multiply speed. [`conv2d`] keeps Burn's forward pass and input gradient and
-//! computes the weight gradient on flex as, per image, im2col then one matrix product added into
-//! a per-thread sum (4x faster on that layer). Every other backend, and any convolution this
-//! does not cover (groups, no bias, `Same` padding), goes through `Conv2d` unchanged. The
-//! parameters stay those of the `Conv2d`, so records do not change.
+//! flex runs a convolution's forward pass directly, its input gradient as a transposed
+//! convolution and its weight gradient as another convolution whose kernel is the whole output
+//! map (24x24 for the classic net's second layer), the last two at a fraction of its
+//! matrix-multiply speed. [`conv2d`] computes all three on flex per image, each thread taking a
+//! run of images: im2col of the image into a buffer that stays in cache, then one GEMM (forward:
+//! weight x patches; input gradient: weightᵀ x output gradient, added back where im2col read;
+//! weight gradient: output gradient x patchesᵀ into a per-thread sum). Every other backend, and
+//! any convolution this does not cover (groups, no bias, `Same` padding), goes through `Conv2d`
+//! unchanged. The parameters stay those of the `Conv2d`, so records do not change.
 //!
 //! ```
 //! use burn::nn::conv::Conv2dConfig;
@@ -38,9 +40,9 @@ use burn::tensor::{DType, Shape, TensorData};
 use rayon::prelude::*;
 use zoo_kernels::matrix::{product, View};
 
-/// `conv.forward(x)`, with the weight gradient of [`FlexConv::zoo_conv2d_weight_grad`] when
-/// `x` lives on the flex backend (with or without autodiff) and the convolution has a bias, one
-/// group and no `Same` padding; `Conv2d::forward` otherwise. Shapes as `Conv2d`:
+/// `conv.forward(x)`, through the flex kernels of [`FlexConv`] when `x` lives on the flex
+/// backend (with or without autodiff) and the convolution has a bias, one group and no `Same`
+/// padding; `Conv2d::forward` otherwise. Shapes as `Conv2d`:
 /// `[batch, in, height, width] -> [batch, out, out_height, out_width]`.
 pub fn conv2d(conv: &Conv2d, x: Tensor<4>) -> Tensor<4> {
     let padding = match conv.padding {
@@ -68,7 +70,8 @@ pub fn conv2d(conv: &Conv2d, x: Tensor<4>) -> Tensor<4> {
     }
 }
 
-/// A 2-d convolution with bias whose weight gradient the backend may compute its own way.
+/// A 2-d convolution with bias whose forward pass and gradients the backend may compute its own
+/// way (by default Burn's operations).
 #[backend_extension(Flex, Autodiff)]
 pub trait FlexConv: Backend {
     /// Convolution of `x` `[batch, in, h, w]` with `weight` `[out, in, kh, kw]` plus `bias`
@@ -80,6 +83,17 @@ pub trait FlexConv: Backend {
         options: ConvOptions<2>,
     ) -> FloatTensor<Self> {
         Self::conv2d(x, weight, Some(bias), options)
+    }
+
+    /// The gradient of the loss with respect to `x` `[batch, in, h, w]`, from the output
+    /// gradient `[batch, out, oh, ow]`.
+    fn zoo_conv2d_x_grad(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        output_grad: FloatTensor<Self>,
+        options: ConvOptions<2>,
+    ) -> FloatTensor<Self> {
+        Self::conv2d_x_backward(x, weight, output_grad, options)
     }
 
     /// The gradient of the loss with respect to `weight` `[out, in, kh, kw]`, from the input
@@ -94,39 +108,132 @@ pub trait FlexConv: Backend {
     }
 }
 
+/// Whether the flex kernels cover a convolution of these tensors: one group, all in f32.
+fn covered(options: &ConvOptions<2>, tensors: [&FlexTensor; 3]) -> bool {
+    options.groups == 1 && tensors.iter().all(|t| t.dtype() == DType::F32)
+}
+
+/// Images per rayon task when a batch is split into one run of consecutive images per thread.
+fn images_per_thread(batch: usize) -> usize {
+    let threads = rayon::current_num_threads().clamp(1, batch.max(1));
+    batch.div_ceil(threads).max(1)
+}
+
 impl FlexConv for Flex {
+    fn zoo_conv2d(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        bias: FloatTensor<Self>,
+        options: ConvOptions<2>,
+    ) -> FloatTensor<Self> {
+        if !covered(&options, [&x, &weight, &bias]) {
+            return Self::conv2d(x, weight, Some(bias), options);
+        }
+        let [out, channels, kh, kw] = dims4(&weight.shape());
+        let [batch, _, h, w] = dims4(&x.shape());
+        let patches = Patches::new([h, w], [kh, kw], &options);
+        let [oh, ow] = patches.out_size;
+        let (x, weight, bias) = (
+            x.to_contiguous(),
+            weight.to_contiguous(),
+            bias.to_contiguous(),
+        );
+        let input: &[f32] = x.as_slice().expect("contiguous input");
+        let weights: &[f32] = weight.as_slice().expect("contiguous weight"); // [out, in*kh*kw]
+        let bias: &[f32] = bias.as_slice().expect("contiguous bias");
+        let (rows, pixels, image_len) = (channels * kh * kw, oh * ow, channels * h * w);
+        let mut output = vec![0.0f32; batch * out * pixels]; // [batch, out, oh*ow]
+        if output.is_empty() {
+            return FlexTensor::from_data(TensorData::new(output, [batch, out, oh, ow]));
+        }
+        // Per image: im2col into a buffer that stays in cache, the bias in every output plane,
+        // then one GEMM adds weight [out, in*kh*kw] x patches [in*kh*kw, oh*ow].
+        let per_thread = images_per_thread(batch);
+        output
+            .par_chunks_mut(per_thread * out * pixels)
+            .enumerate()
+            .for_each(|(run, run_output)| {
+                let mut cols = vec![0.0f32; rows * pixels]; // [in*kh*kw, oh*ow]
+                for (i, image_output) in run_output.chunks_mut(out * pixels).enumerate() {
+                    let image = run * per_thread + i;
+                    patches.write(&input[image * image_len..][..image_len], &mut cols);
+                    for (plane, &b) in image_output.chunks_mut(pixels).zip(bias) {
+                        plane.fill(b);
+                    }
+                    let (lhs, rhs) = (View::rows(weights, rows), View::rows(&cols, pixels));
+                    product(image_output, [out, rows, pixels], lhs, rhs, true);
+                }
+            });
+        FlexTensor::from_data(TensorData::new(output, [batch, out, oh, ow]))
+    }
+
+    fn zoo_conv2d_x_grad(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        output_grad: FloatTensor<Self>,
+        options: ConvOptions<2>,
+    ) -> FloatTensor<Self> {
+        if !covered(&options, [&x, &weight, &output_grad]) {
+            return Self::conv2d_x_backward(x, weight, output_grad, options);
+        }
+        let [out, channels, kh, kw] = dims4(&weight.shape());
+        let [batch, _, h, w] = dims4(&x.shape());
+        let patches = Patches::new([h, w], [kh, kw], &options);
+        let [oh, ow] = patches.out_size;
+        let (weight, output_grad) = (weight.to_contiguous(), output_grad.to_contiguous());
+        let weights: &[f32] = weight.as_slice().expect("contiguous weight"); // [out, in*kh*kw]
+        let grad: &[f32] = output_grad.as_slice().expect("contiguous output gradient");
+        let (rows, pixels, image_len) = (channels * kh * kw, oh * ow, channels * h * w);
+        let mut grad_x = vec![0.0f32; batch * image_len]; // [batch, in, h, w]
+        if grad_x.is_empty() || pixels == 0 {
+            return FlexTensor::from_data(TensorData::new(grad_x, [batch, channels, h, w]));
+        }
+        // Per image: the patches' gradient weightᵀ [in*kh*kw, out] x output gradient
+        // [out, oh*ow] in one GEMM, then each patch entry added back where im2col read it.
+        let per_thread = images_per_thread(batch);
+        grad_x
+            .par_chunks_mut(per_thread * image_len)
+            .enumerate()
+            .for_each(|(run, run_grad)| {
+                let mut cols = vec![0.0f32; rows * pixels]; // [in*kh*kw, oh*ow]
+                for (i, image_grad) in run_grad.chunks_mut(image_len).enumerate() {
+                    let image = run * per_thread + i;
+                    let image_output_grad = &grad[image * out * pixels..][..out * pixels];
+                    let lhs = View::transposed(weights, rows);
+                    let rhs = View::rows(image_output_grad, pixels);
+                    product(&mut cols, [rows, out, pixels], lhs, rhs, false);
+                    patches.add_back(&cols, image_grad);
+                }
+            });
+        FlexTensor::from_data(TensorData::new(grad_x, [batch, channels, h, w]))
+    }
+
     fn zoo_conv2d_weight_grad(
         x: FloatTensor<Self>,
         weight: FloatTensor<Self>,
         output_grad: FloatTensor<Self>,
         options: ConvOptions<2>,
     ) -> FloatTensor<Self> {
-        if options.groups != 1 || x.dtype() != DType::F32 || output_grad.dtype() != DType::F32 {
+        if !covered(&options, [&x, &weight, &output_grad]) {
             return Self::conv2d_weight_backward(x, weight, output_grad, options);
         }
         let [out, channels, kh, kw] = dims4(&weight.shape());
-        let [batch, _, oh, ow] = dims4(&output_grad.shape());
-        let [_, _, h, w] = dims4(&x.shape());
+        let [batch, _, h, w] = dims4(&x.shape());
+        let patches = Patches::new([h, w], [kh, kw], &options);
+        let [oh, ow] = patches.out_size;
         let (x, output_grad) = (x.to_contiguous(), output_grad.to_contiguous());
         let input: &[f32] = x.as_slice().expect("contiguous input");
         let grad: &[f32] = output_grad.as_slice().expect("contiguous output gradient");
-        let patches = Patches {
-            size: [h, w],
-            kernel: [kh, kw],
-            out_size: [oh, ow],
-            options: &options,
-        };
         let (rows, pixels) = (channels * kh * kw, oh * ow);
         // Each thread takes a run of images: im2col of one image into a buffer that stays in
         // cache, then one GEMM adds that image's share into the thread's own gradient.
-        let threads = rayon::current_num_threads().clamp(1, batch.max(1));
-        let per_thread = batch.div_ceil(threads);
-        let partials: Vec<Vec<f32>> = (0..threads)
+        let per_thread = images_per_thread(batch);
+        let partials: Vec<Vec<f32>> = (0..batch.div_ceil(per_thread))
             .into_par_iter()
-            .map(|thread| {
+            .map(|run| {
                 let mut grad_weight = vec![0.0f32; out * rows]; // [out, in*kh*kw]
                 let mut cols = vec![0.0f32; rows * pixels]; // [in*kh*kw, oh*ow]
-                let images = thread * per_thread..((thread + 1) * per_thread).min(batch);
+                let images = run * per_thread..((run + 1) * per_thread).min(batch);
                 for image in images {
                     let image_in = &input[image * channels * h * w..][..channels * h * w];
                     patches.write(image_in, &mut cols);
@@ -160,7 +267,31 @@ struct Patches<'a> {
     options: &'a ConvOptions<2>,
 }
 
-impl Patches<'_> {
+impl<'a> Patches<'a> {
+    /// The patches of an `[h, w]` image under a `[kh, kw]` kernel with `options`.
+    ///
+    /// # Panics
+    ///
+    /// When the padded image is smaller than the dilated kernel, or a stride is zero.
+    fn new(size: [usize; 2], kernel: [usize; 2], options: &'a ConvOptions<2>) -> Self {
+        let out_side = |axis: usize| {
+            let (before, after) = options.padding[axis];
+            let padded = size[axis] + before + after;
+            let span = options.dilation[axis] * (kernel[axis] - 1) + 1;
+            assert!(
+                padded >= span && options.stride[axis] > 0,
+                "a kernel spanning {span} does not fit a padded side of {padded}"
+            );
+            (padded - span) / options.stride[axis] + 1
+        };
+        Self {
+            size,
+            kernel,
+            out_size: [out_side(0), out_side(1)],
+            options,
+        }
+    }
+
     /// Writes the patches of `image` `[in, h, w]` into `cols` `[in*kh*kw, oh*ow]`, one column
     /// per output pixel. Entries that fall on the padding are left as they are: the same for
     /// every image, so a zeroed buffer stays right from one image to the next.
@@ -192,6 +323,47 @@ impl Patches<'_> {
                         if let Some(ix) = (x_out * sx + first).checked_sub(left) {
                             if ix < w {
                                 *value = line[ix];
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// The adjoint of [`write`](Self::write): adds each entry of `cols` `[in*kh*kw, oh*ow]` to
+    /// the element of `image_grad` `[in, h, w]` it was read from (entries on the padding are
+    /// dropped).
+    fn add_back(&self, cols: &[f32], image_grad: &mut [f32]) {
+        let ([h, w], [kh, kw], [_, ow]) = (self.size, self.kernel, self.out_size);
+        let ([sy, sx], [dy, dx]) = (self.options.stride, self.options.dilation);
+        let (top, left) = (self.options.padding[0].0, self.options.padding[1].0);
+        let pixels = self.out_size[0] * ow;
+        for (row, row_cols) in cols.chunks(pixels).enumerate() {
+            let (c, ky, kx) = (row / (kh * kw), row / kw % kh, row % kw);
+            let plane = &mut image_grad[c * h * w..(c + 1) * h * w];
+            for (y, out_row) in row_cols.chunks(ow).enumerate() {
+                let Some(iy) = (y * sy + ky * dy).checked_sub(top).filter(|&iy| iy < h) else {
+                    continue;
+                };
+                let line = &mut plane[iy * w..(iy + 1) * w];
+                let first = kx * dx;
+                if sx == 1 {
+                    let start = left.saturating_sub(first).min(ow);
+                    let end = (w + left).saturating_sub(first).min(ow);
+                    if end > start {
+                        let from = start + first - left;
+                        let targets = &mut line[from..from + end - start];
+                        targets
+                            .iter_mut()
+                            .zip(&out_row[start..end])
+                            .for_each(|(t, v)| *t += v);
+                    }
+                } else {
+                    for (x_out, value) in out_row.iter().enumerate() {
+                        if let Some(ix) = (x_out * sx + first).checked_sub(left) {
+                            if ix < w {
+                                line[ix] += value;
                             }
                         }
                     }
@@ -231,7 +403,7 @@ impl<B: Backend + FlexConv, C: CheckpointStrategy> FlexConv for Autodiff<B, C> {
                 let weight = checkpointer.retrieve_node_output::<FloatTensor<B>>(weight_id);
                 let bias = checkpointer.retrieve_node_output::<FloatTensor<B>>(bias_id);
                 if let Some(node) = node_x {
-                    let grad_x = B::conv2d_x_backward(
+                    let grad_x = B::zoo_conv2d_x_grad(
                         x.clone(),
                         weight.clone(),
                         grad.clone(),
