@@ -12,9 +12,9 @@
 //!
 //! let device = Device::flex();
 //! let x = Tensor::<2>::from_floats([[-1.0, 0.0, 2.0]], &device);
-//! let y = zoo_kernels::leaky_relu(x.clone(), 0.2).into_data().to_vec::<f32>().unwrap();
+//! let y = zoo_kernels::leaky_relu(x.clone(), 0.2).into_data().try_to_vec::<f32>().unwrap();
 //! assert_eq!(y, [-0.2, 0.0, 2.0]);
-//! let t = zoo_kernels::tanh(x).into_data().to_vec::<f32>().unwrap();
+//! let t = zoo_kernels::tanh(x).into_data().try_to_vec::<f32>().unwrap();
 //! assert!((t[2] - 2.0f32.tanh()).abs() < 2e-6);
 //! ```
 
@@ -29,7 +29,7 @@ use burn::backend::{backend_extension, AutodiffBackend, Backend, Flex, TensorMet
 use burn::prelude::*;
 use burn::tensor::{DType, TensorData};
 
-use crate::approx;
+use crate::{approx, on_flex_f32};
 
 /// An elementwise activation of the fused operations.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -74,7 +74,7 @@ impl Pointwise {
 
 /// Burn's tanh, as one pass on flex (see the module documentation).
 pub fn tanh<const D: usize>(x: Tensor<D>) -> Tensor<D> {
-    if fusable(&x) {
+    if on_flex_f32(&x) {
         activate(x, Pointwise::Tanh)
     } else {
         burn::tensor::activation::tanh(x)
@@ -84,7 +84,7 @@ pub fn tanh<const D: usize>(x: Tensor<D>) -> Tensor<D> {
 /// Burn's `leaky_relu(x, slope)`, as one pass on flex when `slope > 0` (see the module
 /// documentation).
 pub fn leaky_relu<const D: usize>(x: Tensor<D>, slope: f64) -> Tensor<D> {
-    if fusable(&x) && slope > 0.0 {
+    if on_flex_f32(&x) && slope > 0.0 {
         activate(
             x,
             Pointwise::LeakyRelu {
@@ -94,11 +94,6 @@ pub fn leaky_relu<const D: usize>(x: Tensor<D>, slope: f64) -> Tensor<D> {
     } else {
         burn::tensor::activation::leaky_relu(x, slope)
     }
-}
-
-/// Whether `x` is an f32 tensor on flex, with or without autodiff.
-fn fusable<const D: usize>(x: &Tensor<D>) -> bool {
-    x.dtype() == DType::F32 && x.device().without_autodiff() == Device::flex()
 }
 
 fn activate<const D: usize>(x: Tensor<D>, activation: Pointwise) -> Tensor<D> {

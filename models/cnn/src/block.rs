@@ -101,9 +101,9 @@ impl ConvBlock {
         };
         let x = self.activation.forward(x);
         let x = match &self.pool {
-            Some(pool) => pool.forward(x), // [batch, channels, conv_h / pool, conv_w / pool]
+            Some(pool) => crate::max_pool2d(pool, x), // [batch, channels, conv_h / pool, conv_w / pool]
             None => x,
         };
-        self.dropout.forward(x)
+        zoo_kernels::dropout(&self.dropout, x)
     }
 }

@@ -23,8 +23,10 @@
 mod block;
 mod cnn;
 mod conv;
+mod pool;
 
 pub use block::{ConvBlock, ConvBlockConfig};
 pub use cnn::{Cnn, CnnConfig};
 pub use conv::{conv2d, FlexConv};
+pub use pool::{max_pool2d, FlexPool};
 pub use zoo_mlp::Activation;

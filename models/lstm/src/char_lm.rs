@@ -72,7 +72,9 @@ impl CharLm {
     ) -> (Tensor<3>, Vec<LstmState<2>>) {
         let x = self.embedding.forward(tokens); // [batch, time, embedding]
         let (hidden, states) = self.lstm.forward(x, states); // [batch, time, hidden]
-        let logits = self.output.forward(self.dropout.forward(hidden)); // [batch, time, vocab]
+        let logits = self
+            .output
+            .forward(zoo_kernels::dropout(&self.dropout, hidden)); // [batch, time, vocab]
         (logits, states)
     }
 

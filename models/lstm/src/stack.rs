@@ -131,7 +131,7 @@ impl LstmStack {
         let mut x = input; // [batch, time, features]
         for (i, layer) in self.layers.iter().enumerate() {
             if i > 0 {
-                x = self.dropout.forward(x);
+                x = zoo_kernels::dropout(&self.dropout, x);
             }
             let state = states.as_mut().and_then(|s| s.next());
             let (output, last) = match layer {

@@ -101,7 +101,7 @@ impl HiddenLayer {
             Some(norm) => norm.forward(x), // [batch, out]
             None => x,
         };
-        self.dropout.forward(self.activation.forward(x)) // [batch, out]
+        zoo_kernels::dropout(&self.dropout, self.activation.forward(x)) // [batch, out]
     }
 }
 
@@ -126,7 +126,7 @@ impl Mlp {
     /// `[batch, input_size] -> [batch, last hidden width]`. Used as an embedding, e.g. for the
     /// Fréchet distance between two sets of images.
     pub fn features(&self, input: Tensor<2>) -> Tensor<2> {
-        let x = self.input_dropout.forward(input); // [batch, input_size]
+        let x = zoo_kernels::dropout(&self.input_dropout, input); // [batch, input_size]
         self.hidden.iter().fold(x, |x, layer| layer.forward(x)) // [batch, last hidden width]
     }
 }

@@ -1,0 +1,325 @@
+//! The max-pooling of a [`ConvBlock`](crate::ConvBlock): Burn's `MaxPool2d`, with a direct
+//! kernel on the flex CPU backend for non-overlapping windows.
+//!
+//! flex pools through a general 3-d path that records indices; for the windows a CNN uses
+//! (kernel = stride, no padding) [`max_pool2d`] takes the maximum of each window in one pass and,
+//! backward, sends each output gradient to its window's first maximum, found again in the input.
+//! Other backends and other pooling shapes go through `MaxPool2d` unchanged.
+//!
+//! ```
+//! use burn::nn::pool::MaxPool2dConfig;
+//! use burn::tensor::{Device, Tensor};
+//!
+//! let device = Device::flex();
+//! let pool = MaxPool2dConfig::new([2, 2]).init();
+//! let x = Tensor::<4>::from_floats([[[[1.0, 2.0], [4.0, 3.0]]]], &device); // [1, 1, 2, 2]
+//! let y = zoo_cnn::max_pool2d(&pool, x); // [1, 1, 1, 1]
+//! assert_eq!(y.into_scalar::<f32>(), 4.0);
+//! ```
+
+use burn::backend::autodiff::checkpoint::base::Checkpointer;
+use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
+use burn::backend::autodiff::grads::Gradients;
+use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
+use burn::backend::autodiff::{Autodiff, NodeId};
+use burn::backend::flex::FlexTensor;
+use burn::backend::ops::ModuleOps;
+use burn::backend::tensor::FloatTensor;
+use burn::backend::{backend_extension, Backend, Flex, TensorMetadata};
+use burn::nn::pool::MaxPool2d;
+use burn::nn::PaddingConfig2d;
+use burn::prelude::*;
+use burn::tensor::{DType, IntDType, Shape, TensorData};
+use rayon::prelude::*;
+
+/// `pool.forward(x)`, through [`FlexPool`] when `x` lives on flex (with or without autodiff)
+/// and the windows do not overlap (kernel = stride, no padding, no dilation, floor mode).
+/// `[batch, channels, h, w] -> [batch, channels, h / kh, w / kw]`.
+pub fn max_pool2d(pool: &MaxPool2d, x: Tensor<4>) -> Tensor<4> {
+    let plain = pool.stride == pool.kernel_size
+        && pool.padding == PaddingConfig2d::Valid
+        && pool.dilation == [1, 1]
+        && !pool.ceil_mode;
+    if plain && x.device().without_autodiff() == Device::flex() {
+        Tensor::from_dispatch(<burn::backend::Dispatch as FlexPool>::zoo_max_pool2d(
+            x.into_dispatch(),
+            pool.kernel_size,
+        ))
+    } else {
+        pool.forward(x)
+    }
+}
+
+/// Max pooling over non-overlapping `kernel` windows, whose backward the backend may compute its
+/// own way.
+#[backend_extension(Flex, Autodiff)]
+pub trait FlexPool: Backend {
+    /// `x` `[batch, channels, h, w]` -> `[batch, channels, h / kh, w / kw]`, each output the
+    /// maximum of its window.
+    fn zoo_max_pool2d(x: FloatTensor<Self>, kernel: [usize; 2]) -> FloatTensor<Self> {
+        Self::max_pool2d(x, kernel, kernel, [0, 0], [1, 1], false)
+    }
+
+    /// The gradient with respect to `x` `[batch, channels, h, w]` of the pooling, from the
+    /// output gradient `[batch, channels, h / kh, w / kw]`.
+    fn zoo_max_pool2d_backward(
+        x: FloatTensor<Self>,
+        output_grad: FloatTensor<Self>,
+        kernel: [usize; 2],
+    ) -> FloatTensor<Self> {
+        let pooled = Self::max_pool2d_with_indices(
+            x.clone(),
+            kernel,
+            kernel,
+            [0, 0],
+            [1, 1],
+            false,
+            IntDType::I64,
+        );
+        Self::max_pool2d_with_indices_backward(
+            x,
+            kernel,
+            kernel,
+            [0, 0],
+            [1, 1],
+            false,
+            output_grad,
+            pooled.indices,
+        )
+        .x_grad
+    }
+}
+
+impl FlexPool for Flex {
+    fn zoo_max_pool2d(x: FloatTensor<Self>, kernel: [usize; 2]) -> FloatTensor<Self> {
+        if x.dtype() != DType::F32 {
+            return Self::max_pool2d(x, kernel, kernel, [0, 0], [1, 1], false);
+        }
+        let windows = Windows::of(&x.shape(), kernel);
+        let x = x.to_contiguous();
+        let input: &[f32] = x.as_slice().expect("contiguous input");
+        let [oh, ow] = windows.out;
+        let mut output = vec![0.0f32; windows.planes * oh * ow];
+        output
+            .par_chunks_mut(oh * ow)
+            .zip(input.par_chunks(windows.plane_len()))
+            .for_each(|(out_plane, plane)| {
+                for (oy, out_row) in out_plane.chunks_mut(ow).enumerate() {
+                    for (ox, value) in out_row.iter_mut().enumerate() {
+                        *value = plane[windows.first_max(plane, oy, ox)];
+                    }
+                }
+            });
+        FlexTensor::from_data(TensorData::new(output, windows.out_shape()))
+    }
+
+    fn zoo_max_pool2d_backward(
+        x: FloatTensor<Self>,
+        output_grad: FloatTensor<Self>,
+        kernel: [usize; 2],
+    ) -> FloatTensor<Self> {
+        if x.dtype() != DType::F32 || output_grad.dtype() != DType::F32 {
+            let pooled = Self::max_pool2d_with_indices(
+                x.clone(),
+                kernel,
+                kernel,
+                [0, 0],
+                [1, 1],
+                false,
+                IntDType::I64,
+            );
+            return Self::max_pool2d_with_indices_backward(
+                x,
+                kernel,
+                kernel,
+                [0, 0],
+                [1, 1],
+                false,
+                output_grad,
+                pooled.indices,
+            )
+            .x_grad;
+        }
+        let windows = Windows::of(&x.shape(), kernel);
+        let (x, output_grad) = (x.to_contiguous(), output_grad.to_contiguous());
+        let input: &[f32] = x.as_slice().expect("contiguous input");
+        let grad: &[f32] = output_grad.as_slice().expect("contiguous output gradient");
+        let [oh, ow] = windows.out;
+        let mut input_grad = vec![0.0f32; input.len()];
+        input_grad
+            .par_chunks_mut(windows.plane_len())
+            .zip(input.par_chunks(windows.plane_len()))
+            .zip(grad.par_chunks(oh * ow))
+            .for_each(|((grad_plane, plane), out_grad)| {
+                for (oy, out_grad_row) in out_grad.chunks(ow).enumerate() {
+                    for (ox, g) in out_grad_row.iter().enumerate() {
+                        grad_plane[windows.first_max(plane, oy, ox)] += g;
+                    }
+                }
+            });
+        FlexTensor::from_data(TensorData::new(input_grad, x.shape()))
+    }
+}
+
+/// The non-overlapping windows of a pooling over `[batch, channels, h, w]`.
+struct Windows {
+    planes: usize,
+    size: [usize; 2],
+    kernel: [usize; 2],
+    out: [usize; 2],
+    shape: Shape,
+}
+
+impl Windows {
+    fn of(shape: &Shape, kernel: [usize; 2]) -> Self {
+        let [batch, channels, h, w] = [shape[0], shape[1], shape[2], shape[3]];
+        Self {
+            planes: batch * channels,
+            size: [h, w],
+            kernel,
+            out: [h / kernel[0], w / kernel[1]],
+            shape: shape.clone(),
+        }
+    }
+
+    fn plane_len(&self) -> usize {
+        self.size[0] * self.size[1]
+    }
+
+    fn out_shape(&self) -> Shape {
+        Shape::new([self.shape[0], self.shape[1], self.out[0], self.out[1]])
+    }
+
+    /// The position in `plane` `[h, w]` of the first maximum (row-major) of the window of
+    /// output `(oy, ox)`. Written with selects, not branches: on real activations which element wins is
+    /// unpredictable, and mispredicted branches made this loop four times slower.
+    #[inline(always)]
+    fn first_max(&self, plane: &[f32], oy: usize, ox: usize) -> usize {
+        let ([_, w], [kh, kw]) = (self.size, self.kernel);
+        let corner = (oy * kh) * w + ox * kw;
+        let window = &plane[corner..corner + (kh - 1) * w + kw];
+        let (mut best, mut best_value) = (0, window[0]);
+        for y in 0..kh {
+            for (x, &value) in window[y * w..y * w + kw].iter().enumerate() {
+                let better = value > best_value;
+                best = if better { y * w + x } else { best };
+                best_value = if better { value } else { best_value };
+            }
+        }
+        corner + best
+    }
+}
+
+impl<B: Backend + FlexPool, C: CheckpointStrategy> FlexPool for Autodiff<B, C> {
+    fn zoo_max_pool2d(x: FloatTensor<Self>, kernel: [usize; 2]) -> FloatTensor<Self> {
+        #[derive(Debug)]
+        struct MaxPoolBackward;
+
+        impl<B: Backend + FlexPool> Backward<B, 1> for MaxPoolBackward {
+            type State = (NodeId, [usize; 2]);
+
+            fn backward(
+                self,
+                ops: Ops<Self::State, 1>,
+                grads: &mut Gradients,
+                checkpointer: &mut Checkpointer,
+            ) {
+                let [node_x] = ops.parents;
+                let grad = grads.consume::<B>(&ops.node);
+                let (x_id, kernel) = ops.state;
+                if let Some(node) = node_x {
+                    let x = checkpointer.retrieve_node_output::<FloatTensor<B>>(x_id);
+                    grads.register::<B>(node.id, B::zoo_max_pool2d_backward(x, grad, kernel));
+                }
+            }
+        }
+
+        match MaxPoolBackward
+            .prepare::<C>([x.node()])
+            .compute_bound()
+            .stateful()
+        {
+            OpsKind::Tracked(mut prep) => {
+                let state = (prep.checkpoint(&x), kernel);
+                prep.finish(state, B::zoo_max_pool2d(x.into_primitive(), kernel))
+            }
+            OpsKind::UnTracked(prep) => prep.finish(B::zoo_max_pool2d(x.into_primitive(), kernel)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use burn::nn::pool::MaxPool2dConfig;
+    use burn::tensor::{Distribution, Tolerance};
+
+    /// Output and input gradient of `zoo_cnn::max_pool2d` and `MaxPool2d::forward` on `device`.
+    fn compare(pool: MaxPool2d, input: [usize; 4], device: Device) {
+        device.seed(5);
+        // Normal values: no ties inside a window, so both pick the same maximum.
+        let x = Tensor::<4>::random(input, Distribution::Normal(0.0, 1.0), &device).require_grad();
+        let weigh = |y: Tensor<4>| {
+            let ramp = Tensor::<1, Int>::arange(0..y.shape().num_elements() as i64, &device)
+                .float()
+                .reshape(y.shape())
+                .cos();
+            (y * ramp).sum()
+        };
+        let (fast, reference) = (max_pool2d(&pool, x.clone()), pool.forward(x.clone()));
+        fast.to_data().assert_eq(&reference.to_data(), true);
+        let (fast, reference) = (weigh(fast).backward(), weigh(reference).backward());
+        let tolerance = Tolerance::<f32>::absolute(1e-6);
+        x.grad(&fast)
+            .expect("gradient")
+            .to_data()
+            .assert_approx_eq(&x.grad(&reference).expect("gradient").to_data(), tolerance);
+    }
+
+    #[test]
+    fn matches_max_pool2d_on_flex() {
+        let flex = Device::flex().autodiff();
+        compare(
+            MaxPool2dConfig::new([2, 2]).init(),
+            [3, 4, 8, 6],
+            flex.clone(),
+        );
+        // Sides that the window does not divide: the last row and column are dropped.
+        compare(
+            MaxPool2dConfig::new([3, 2]).with_strides([3, 2]).init(),
+            [2, 3, 7, 5],
+            flex,
+        );
+    }
+
+    #[test]
+    fn overlapping_windows_and_other_backends_use_max_pool2d() {
+        let overlapping = MaxPool2dConfig::new([3, 3]).with_strides([1, 1]).init();
+        compare(overlapping, [2, 2, 6, 6], Device::flex().autodiff());
+        #[allow(deprecated)]
+        compare(
+            MaxPool2dConfig::new([2, 2]).init(),
+            [2, 2, 6, 6],
+            Device::ndarray().autodiff(),
+        );
+    }
+
+    #[test]
+    fn each_window_gradient_goes_to_its_first_maximum() {
+        let device = Device::flex().autodiff();
+        let pool = MaxPool2dConfig::new([2, 2]).init();
+        // One 2x4 plane: windows [1 5 / 5 2] (tie: first maximum, top right) and [0 0 / 0 7].
+        let x = Tensor::<4>::from_floats([[[[1.0, 5.0, 0.0, 0.0], [5.0, 2.0, 0.0, 7.0]]]], &device)
+            .require_grad();
+        let y = max_pool2d(&pool, x.clone());
+        y.to_data()
+            .assert_eq(&TensorData::from([[[[5.0f32, 7.0]]]]), true);
+        let grads = (y * Tensor::<4>::from_floats([[[[10.0, 20.0]]]], &device))
+            .sum()
+            .backward();
+        x.grad(&grads).expect("gradient").to_data().assert_eq(
+            &TensorData::from([[[[0.0f32, 10.0, 0.0, 0.0], [0.0, 0.0, 0.0, 20.0]]]]),
+            true,
+        );
+    }
+}
