@@ -129,10 +129,8 @@ impl FlexConv for Flex {
         if !covered(&options, [&x, &weight, &bias]) {
             return Self::conv2d(x, weight, Some(bias), options);
         }
-        let [out, channels, kh, kw] = dims4(&weight.shape());
-        let [batch, _, h, w] = dims4(&x.shape());
-        let patches = Patches::new([h, w], [kh, kw], &options);
-        let [oh, ow] = patches.out_size;
+        let shape = ConvShape::of(&x, &weight, &options);
+        let (out, rows, pixels, image_len) = shape.sizes();
         let (x, weight, bias) = (
             x.to_contiguous(),
             weight.to_contiguous(),
@@ -141,14 +139,14 @@ impl FlexConv for Flex {
         let input: &[f32] = x.as_slice().expect("contiguous input");
         let weights: &[f32] = weight.as_slice().expect("contiguous weight"); // [out, in*kh*kw]
         let bias: &[f32] = bias.as_slice().expect("contiguous bias");
-        let (rows, pixels, image_len) = (channels * kh * kw, oh * ow, channels * h * w);
-        let mut output = vec![0.0f32; batch * out * pixels]; // [batch, out, oh*ow]
+        let mut output = vec![0.0f32; shape.batch * out * pixels]; // [batch, out, oh*ow]
         if output.is_empty() {
-            return FlexTensor::from_data(TensorData::new(output, [batch, out, oh, ow]));
+            return FlexTensor::from_data(TensorData::new(output, shape.output()));
         }
         // Per image: im2col into a buffer that stays in cache, the bias in every output plane,
         // then one GEMM adds weight [out, in*kh*kw] x patches [in*kh*kw, oh*ow].
-        let per_thread = images_per_thread(batch);
+        let per_thread = images_per_thread(shape.batch);
+        let patches = &shape.patches;
         output
             .par_chunks_mut(per_thread * out * pixels)
             .enumerate()
@@ -164,7 +162,7 @@ impl FlexConv for Flex {
                     product(image_output, [out, rows, pixels], lhs, rhs, true);
                 }
             });
-        FlexTensor::from_data(TensorData::new(output, [batch, out, oh, ow]))
+        FlexTensor::from_data(TensorData::new(output, shape.output()))
     }
 
     fn zoo_conv2d_x_grad(
@@ -176,21 +174,19 @@ impl FlexConv for Flex {
         if !covered(&options, [&x, &weight, &output_grad]) {
             return Self::conv2d_x_backward(x, weight, output_grad, options);
         }
-        let [out, channels, kh, kw] = dims4(&weight.shape());
-        let [batch, _, h, w] = dims4(&x.shape());
-        let patches = Patches::new([h, w], [kh, kw], &options);
-        let [oh, ow] = patches.out_size;
+        let shape = ConvShape::of(&x, &weight, &options);
+        let (out, rows, pixels, image_len) = shape.sizes();
         let (weight, output_grad) = (weight.to_contiguous(), output_grad.to_contiguous());
         let weights: &[f32] = weight.as_slice().expect("contiguous weight"); // [out, in*kh*kw]
         let grad: &[f32] = output_grad.as_slice().expect("contiguous output gradient");
-        let (rows, pixels, image_len) = (channels * kh * kw, oh * ow, channels * h * w);
-        let mut grad_x = vec![0.0f32; batch * image_len]; // [batch, in, h, w]
+        let mut grad_x = vec![0.0f32; shape.batch * image_len]; // [batch, in, h, w]
         if grad_x.is_empty() || pixels == 0 {
-            return FlexTensor::from_data(TensorData::new(grad_x, [batch, channels, h, w]));
+            return FlexTensor::from_data(TensorData::new(grad_x, x.shape()));
         }
         // Per image: the patches' gradient weightᵀ [in*kh*kw, out] x output gradient
         // [out, oh*ow] in one GEMM, then each patch entry added back where im2col read it.
-        let per_thread = images_per_thread(batch);
+        let per_thread = images_per_thread(shape.batch);
+        let patches = &shape.patches;
         grad_x
             .par_chunks_mut(per_thread * image_len)
             .enumerate()
@@ -205,7 +201,7 @@ impl FlexConv for Flex {
                     patches.add_back(&cols, image_grad);
                 }
             });
-        FlexTensor::from_data(TensorData::new(grad_x, [batch, channels, h, w]))
+        FlexTensor::from_data(TensorData::new(grad_x, x.shape()))
     }
 
     fn zoo_conv2d_weight_grad(
@@ -217,14 +213,12 @@ impl FlexConv for Flex {
         if !covered(&options, [&x, &weight, &output_grad]) {
             return Self::conv2d_weight_backward(x, weight, output_grad, options);
         }
-        let [out, channels, kh, kw] = dims4(&weight.shape());
-        let [batch, _, h, w] = dims4(&x.shape());
-        let patches = Patches::new([h, w], [kh, kw], &options);
-        let [oh, ow] = patches.out_size;
+        let shape = ConvShape::of(&x, &weight, &options);
+        let (out, rows, pixels, image_len) = shape.sizes();
+        let batch = shape.batch;
         let (x, output_grad) = (x.to_contiguous(), output_grad.to_contiguous());
         let input: &[f32] = x.as_slice().expect("contiguous input");
         let grad: &[f32] = output_grad.as_slice().expect("contiguous output gradient");
-        let (rows, pixels) = (channels * kh * kw, oh * ow);
         // Each thread takes a run of images: im2col of one image into a buffer that stays in
         // cache, then one GEMM adds that image's share into the thread's own gradient.
         let per_thread = images_per_thread(batch);
@@ -235,8 +229,8 @@ impl FlexConv for Flex {
                 let mut cols = vec![0.0f32; rows * pixels]; // [in*kh*kw, oh*ow]
                 let images = run * per_thread..((run + 1) * per_thread).min(batch);
                 for image in images {
-                    let image_in = &input[image * channels * h * w..][..channels * h * w];
-                    patches.write(image_in, &mut cols);
+                    let image_in = &input[image * image_len..][..image_len];
+                    shape.patches.write(image_in, &mut cols);
                     let image_grad = &grad[image * out * pixels..][..out * pixels]; // [out, oh*ow]
                     let grad_rows = View::rows(image_grad, pixels); // [out, oh*ow]
                     let patches_t = View::transposed(&cols, pixels); // [oh*ow, in*kh*kw]
@@ -255,12 +249,46 @@ impl FlexConv for Flex {
         for partial in partials {
             total.iter_mut().zip(partial).for_each(|(t, p)| *t += p);
         }
-        FlexTensor::from_data(TensorData::new(total, [out, channels, kh, kw]))
+        FlexTensor::from_data(TensorData::new(total, weight.shape()))
+    }
+}
+
+/// The sizes of one convolution of `x` `[batch, in, h, w]` with `weight` `[out, in, kh, kw]`.
+struct ConvShape<'a> {
+    batch: usize,
+    out: usize,
+    patches: Patches<'a>,
+}
+
+impl<'a> ConvShape<'a> {
+    fn of(x: &FlexTensor, weight: &FlexTensor, options: &'a ConvOptions<2>) -> Self {
+        let [out, _, kh, kw] = dims4(&weight.shape());
+        let [batch, channels, h, w] = dims4(&x.shape());
+        Self {
+            batch,
+            out,
+            patches: Patches::new(channels, [h, w], [kh, kw], options),
+        }
+    }
+
+    /// Output channels, patch rows (`in*kh*kw`), output pixels (`oh*ow`) and values per input
+    /// image (`in*h*w`).
+    fn sizes(&self) -> (usize, usize, usize, usize) {
+        let p = &self.patches;
+        let ([h, w], [kh, kw], [oh, ow]) = (p.size, p.kernel, p.out_size);
+        (self.out, p.channels * kh * kw, oh * ow, p.channels * h * w)
+    }
+
+    /// `[batch, out, oh, ow]`.
+    fn output(&self) -> [usize; 4] {
+        let [oh, ow] = self.patches.out_size;
+        [self.batch, self.out, oh, ow]
     }
 }
 
 /// Where a convolution's kernel reads one image: the im2col layout of its weight gradient.
 struct Patches<'a> {
+    channels: usize,
     size: [usize; 2],
     kernel: [usize; 2],
     out_size: [usize; 2],
@@ -268,12 +296,17 @@ struct Patches<'a> {
 }
 
 impl<'a> Patches<'a> {
-    /// The patches of an `[h, w]` image under a `[kh, kw]` kernel with `options`.
+    /// The patches of an `[in, h, w]` image under a `[kh, kw]` kernel with `options`.
     ///
     /// # Panics
     ///
     /// When the padded image is smaller than the dilated kernel, or a stride is zero.
-    fn new(size: [usize; 2], kernel: [usize; 2], options: &'a ConvOptions<2>) -> Self {
+    fn new(
+        channels: usize,
+        size: [usize; 2],
+        kernel: [usize; 2],
+        options: &'a ConvOptions<2>,
+    ) -> Self {
         let out_side = |axis: usize| {
             let (before, after) = options.padding[axis];
             let padded = size[axis] + before + after;
@@ -285,6 +318,7 @@ impl<'a> Patches<'a> {
             (padded - span) / options.stride[axis] + 1
         };
         Self {
+            channels,
             size,
             kernel,
             out_size: [out_side(0), out_side(1)],

@@ -67,27 +67,38 @@ pub trait FlexPool: Backend {
         output_grad: FloatTensor<Self>,
         kernel: [usize; 2],
     ) -> FloatTensor<Self> {
-        let pooled = Self::max_pool2d_with_indices(
-            x.clone(),
-            kernel,
-            kernel,
-            [0, 0],
-            [1, 1],
-            false,
-            IntDType::I64,
-        );
-        Self::max_pool2d_with_indices_backward(
-            x,
-            kernel,
-            kernel,
-            [0, 0],
-            [1, 1],
-            false,
-            output_grad,
-            pooled.indices,
-        )
-        .x_grad
+        burns_backward::<Self>(x, output_grad, kernel)
     }
+}
+
+/// Burn's gradient of a max pooling over non-overlapping `kernel` windows: the pooling again
+/// with indices, then its backward.
+fn burns_backward<B: Backend>(
+    x: FloatTensor<B>,
+    output_grad: FloatTensor<B>,
+    kernel: [usize; 2],
+) -> FloatTensor<B> {
+    let (stride, padding, dilation) = (kernel, [0, 0], [1, 1]);
+    let pooled = B::max_pool2d_with_indices(
+        x.clone(),
+        kernel,
+        stride,
+        padding,
+        dilation,
+        false,
+        IntDType::I64,
+    );
+    B::max_pool2d_with_indices_backward(
+        x,
+        kernel,
+        stride,
+        padding,
+        dilation,
+        false,
+        output_grad,
+        pooled.indices,
+    )
+    .x_grad
 }
 
 impl FlexPool for Flex {
@@ -119,26 +130,7 @@ impl FlexPool for Flex {
         kernel: [usize; 2],
     ) -> FloatTensor<Self> {
         if x.dtype() != DType::F32 || output_grad.dtype() != DType::F32 {
-            let pooled = Self::max_pool2d_with_indices(
-                x.clone(),
-                kernel,
-                kernel,
-                [0, 0],
-                [1, 1],
-                false,
-                IntDType::I64,
-            );
-            return Self::max_pool2d_with_indices_backward(
-                x,
-                kernel,
-                kernel,
-                [0, 0],
-                [1, 1],
-                false,
-                output_grad,
-                pooled.indices,
-            )
-            .x_grad;
+            return burns_backward::<Self>(x, output_grad, kernel);
         }
         let windows = Windows::of(&x.shape(), kernel);
         let (x, output_grad) = (x.to_contiguous(), output_grad.to_contiguous());
