@@ -9,10 +9,10 @@
 
 use burn::backend::flex::FlexTensor;
 use burn::backend::tensor::FloatTensor;
-use burn::backend::{backend_extension, Backend, Flex};
+use burn::backend::{backend_extension, Backend, Flex, TensorMetadata};
 use burn::optim::{Adam, AdamConfig, AdamState, AdaptiveMomentumState, LearningRate, Optimizer};
 use burn::prelude::*;
-use burn::tensor::DType;
+use burn::tensor::{DType, TensorData};
 use rayon::prelude::*;
 
 /// Adam (Kingma & Ba) as Burn computes it, fused into one pass on flex.
@@ -128,23 +128,28 @@ impl FusedAdamOps for Flex {
         scale: f32,
         epsilon: f32,
     ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>) {
-        let grad = grad.to_contiguous();
+        let (grad, param) = (grad.to_contiguous(), param.to_contiguous());
         let grad: &[f32] = grad.as_slice().expect("contiguous gradient");
-        let (mut param, mut moment_1, mut moment_2) =
-            (owned(param), owned(moment_1), owned(moment_2));
+        let old: &[f32] = param.as_slice().expect("contiguous parameter");
+        // The moments belong to the optimizer and are updated in place; the parameter's buffer
+        // is usually still shared with the model the caller holds, so the new values go to a
+        // fresh buffer instead of a copy-then-update.
+        let (mut moment_1, mut moment_2) = (owned(moment_1), owned(moment_2));
+        let mut new = vec![0.0f32; old.len()];
         const CHUNK: usize = 1 << 14;
-        values_mut(&mut param)
-            .par_chunks_mut(CHUNK)
+        new.par_chunks_mut(CHUNK)
+            .zip(old.par_chunks(CHUNK))
             .zip(values_mut(&mut moment_1).par_chunks_mut(CHUNK))
             .zip(values_mut(&mut moment_2).par_chunks_mut(CHUNK))
             .zip(grad.par_chunks(CHUNK))
-            .for_each(|(((p, m), v), g)| {
-                for (((p, m), v), g) in p.iter_mut().zip(m).zip(v).zip(g) {
+            .for_each(|((((new, old), m), v), g)| {
+                for ((((new, old), m), v), g) in new.iter_mut().zip(old).zip(m).zip(v).zip(g) {
                     *m = beta_1 * *m + (1.0 - beta_1) * g;
                     *v = beta_2 * *v + (1.0 - beta_2) * g * g;
-                    *p -= lr * (scale * *m / (v.sqrt() + epsilon));
+                    *new = old - lr * (scale * *m / (v.sqrt() + epsilon));
                 }
             });
+        let param = FlexTensor::from_data(TensorData::new(new, param.shape()));
         (param, moment_1, moment_2)
     }
 }
