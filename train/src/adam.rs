@@ -136,19 +136,28 @@ impl FusedAdamOps for Flex {
         // fresh buffer instead of a copy-then-update.
         let (mut moment_1, mut moment_2) = (owned(moment_1), owned(moment_2));
         let mut new = vec![0.0f32; old.len()];
+        let (m, v) = (values_mut(&mut moment_1), values_mut(&mut moment_2));
+        let update = |new: &mut [f32], old: &[f32], m: &mut [f32], v: &mut [f32], g: &[f32]| {
+            for ((((new, old), m), v), g) in new.iter_mut().zip(old).zip(m).zip(v).zip(g) {
+                *m = beta_1 * *m + (1.0 - beta_1) * g;
+                *v = beta_2 * *v + (1.0 - beta_2) * g * g;
+                *new = old - lr * (scale * *m / (v.sqrt() + epsilon));
+            }
+        };
+        // Below a quarter million values one thread is faster: waking rayon's workers cost more
+        // than the split saved (mlp-mnist's largest parameter has 100,352).
+        const PARALLEL_MIN: usize = 1 << 18;
         const CHUNK: usize = 1 << 14;
-        new.par_chunks_mut(CHUNK)
-            .zip(old.par_chunks(CHUNK))
-            .zip(values_mut(&mut moment_1).par_chunks_mut(CHUNK))
-            .zip(values_mut(&mut moment_2).par_chunks_mut(CHUNK))
-            .zip(grad.par_chunks(CHUNK))
-            .for_each(|((((new, old), m), v), g)| {
-                for ((((new, old), m), v), g) in new.iter_mut().zip(old).zip(m).zip(v).zip(g) {
-                    *m = beta_1 * *m + (1.0 - beta_1) * g;
-                    *v = beta_2 * *v + (1.0 - beta_2) * g * g;
-                    *new = old - lr * (scale * *m / (v.sqrt() + epsilon));
-                }
-            });
+        if old.len() < PARALLEL_MIN {
+            update(&mut new, old, m, v, grad);
+        } else {
+            new.par_chunks_mut(CHUNK)
+                .zip(old.par_chunks(CHUNK))
+                .zip(m.par_chunks_mut(CHUNK))
+                .zip(v.par_chunks_mut(CHUNK))
+                .zip(grad.par_chunks(CHUNK))
+                .for_each(|((((new, old), m), v), g)| update(new, old, m, v, g));
+        }
         let param = FlexTensor::from_data(TensorData::new(new, param.shape()));
         (param, moment_1, moment_2)
     }
@@ -172,15 +181,32 @@ fn values_mut(tensor: &mut FlexTensor) -> &mut [f32] {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use burn::module::Param;
     use burn::nn::{Linear, LinearConfig};
     use burn::optim::GradientsParams;
-    use burn::tensor::{Distribution, Tolerance};
+    use burn::tensor::Tolerance;
 
-    /// A layer after three Adam steps on a fixed loss, with `optimizer`.
-    fn after_three_steps(device: &Device, mut optimizer: burn::optim::ModuleOptimizer) -> Linear {
-        device.seed(9);
-        let mut layer = LinearConfig::new(5, 4).init(device);
-        let x = Tensor::<2>::random([6, 5], Distribution::Normal(0.0, 1.0), device);
+    /// A `[inputs, outputs]` layer after three Adam steps on a fixed loss, with `optimizer`.
+    fn after_three_steps(
+        device: &Device,
+        [inputs, outputs]: [usize; 2],
+        mut optimizer: burn::optim::ModuleOptimizer,
+    ) -> Linear {
+        // Values from a formula, not the device's generator: tests run in parallel and share it.
+        let wave = |n: usize, frequency: f64| {
+            Tensor::<1, Int>::arange(0..n as i64, device)
+                .float()
+                .mul_scalar(frequency)
+                .sin()
+        };
+        let mut layer = LinearConfig::new(inputs, outputs).init(device);
+        layer.weight = Param::from_tensor(
+            wave(inputs * outputs, 0.37)
+                .mul_scalar(0.1)
+                .reshape([inputs, outputs]),
+        );
+        layer.bias = Some(Param::from_tensor(wave(outputs, 0.11)));
+        let x = wave(6 * inputs, 0.73).reshape([6, inputs]);
         for _ in 0..3 {
             let loss = layer.forward(x.clone()).powi_scalar(2).sum();
             let grads = GradientsParams::from_grads(loss.backward(), &layer);
@@ -189,16 +215,17 @@ mod tests {
         layer
     }
 
-    #[test]
-    fn matches_burns_adam_on_flex() {
+    /// The fused step against Burn's Adam on a `[inputs, outputs]` layer, on flex.
+    fn compare_on_flex(sizes: [usize; 2]) {
         let device = Device::flex().autodiff();
-        let fused = after_three_steps(&device, FusedAdam::with_betas(0.5, 0.99, 1e-8).into());
+        let fused = FusedAdam::with_betas(0.5, 0.99, 1e-8).into();
+        let fused = after_three_steps(&device, sizes, fused);
         let burn = AdamConfig::new()
             .with_beta_1(0.5)
             .with_beta_2(0.99)
             .with_epsilon(1e-8)
             .init();
-        let burn = after_three_steps(&device, burn);
+        let burn = after_three_steps(&device, sizes, burn);
         let tolerance = Tolerance::<f32>::absolute(1e-6);
         fused
             .weight
@@ -210,11 +237,22 @@ mod tests {
     }
 
     #[test]
+    fn matches_burns_adam_on_flex() {
+        compare_on_flex([5, 4]);
+    }
+
+    #[test]
+    fn matches_burns_adam_on_flex_for_a_parameter_split_across_threads() {
+        compare_on_flex([600, 512]); // 307,200 weights: above PARALLEL_MIN
+    }
+
+    #[test]
     fn other_backends_run_burns_adam() {
         #[allow(deprecated)]
         let device = Device::ndarray().autodiff();
-        let fused = after_three_steps(&device, FusedAdam::new(1e-8).into());
-        let burn = after_three_steps(&device, AdamConfig::new().with_epsilon(1e-8).init());
+        let fused = after_three_steps(&device, [5, 4], FusedAdam::new(1e-8).into());
+        let burn = AdamConfig::new().with_epsilon(1e-8).init();
+        let burn = after_three_steps(&device, [5, 4], burn);
         fused
             .weight
             .val()
