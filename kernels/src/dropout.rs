@@ -214,7 +214,11 @@ mod tests {
         };
         assert_eq!(run(7), run(7));
         assert_ne!(run(7), run(8));
-        assert_ne!(run(7), run(7 | 1 << 40), "the high 32 bits of the seed matter too");
+        assert_ne!(
+            run(7),
+            run(7 | 1 << 40),
+            "the high 32 bits of the seed matter too"
+        );
     }
 
     #[test]

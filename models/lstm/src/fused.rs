@@ -33,6 +33,7 @@ use burn::backend::{backend_extension, AutodiffBackend, Backend, Flex, TensorMet
 use burn::nn::{activation::Activation, GateController, Lstm, LstmState};
 use burn::prelude::*;
 use burn::tensor::{DType, TensorData};
+use rayon::prelude::*;
 use zoo_kernels::approx::{sigmoid, tanh};
 use zoo_kernels::matrix::{product, View};
 
@@ -160,6 +161,19 @@ impl Sizes {
         }
     }
 
+    /// The sizes of the samples `part` of the batch.
+    fn part(&self, part: &std::ops::Range<usize>) -> Self {
+        Self {
+            batch: part.len(),
+            ..*self
+        }
+    }
+
+    /// The length of the whole workspace.
+    fn workspace_len(&self) -> usize {
+        self.workspace_parts().iter().sum()
+    }
+
     /// Lengths of the workspace's parts: activated gates `[time, batch, 4h]`, cell states and
     /// hidden states `[time + 1, batch, h]` each (from c0 and h0), tanh of the cell states
     /// `[time, batch, h]`.
@@ -199,77 +213,31 @@ impl FlexLstm for Flex {
         c0: FloatTensor<Self>,
     ) -> (FloatTensor<Self>, FloatTensor<Self>) {
         let n = Sizes::of(&x, &w_hh);
-        let (b, t_len, h) = (n.batch, n.time, n.hidden);
         let [x, w_ih, w_hh, bias, h0, c0] = [x, w_ih, w_hh, bias, h0, c0].map(contiguous);
-        let (x, w_ih, w_hh, bias) = (values(&x), values(&w_ih), values(&w_hh), values(&bias));
-        // Input projection of every step at once: [batch*time, 4h], rows b*time + t.
-        let mut projected = vec![0.0f32; b * t_len * 4 * h];
-        product(
-            &mut projected,
-            [b * t_len, n.input, 4 * h],
-            View::rows(x, n.input),
-            View::rows(w_ih, 4 * h),
-            false,
-        );
-        let [gates_len, cells_len, hiddens_len, tanh_len] = n.workspace_parts();
-        let mut gates = vec![0.0f32; gates_len];
-        let mut cells = vec![0.0f32; cells_len];
-        let mut hiddens = vec![0.0f32; hiddens_len];
-        let mut tanh_cells = vec![0.0f32; tanh_len];
-        let step = b * h;
-        cells[..step].copy_from_slice(values(&c0));
-        hiddens[..step].copy_from_slice(values(&h0));
-        for t in 0..t_len {
-            let z = &mut gates[t * 4 * step..(t + 1) * 4 * step]; // [batch, 4h]
-            let h_prev = &hiddens[t * step..(t + 1) * step];
-            product(
-                z,
-                [b, h, 4 * h],
-                View::rows(h_prev, h),
-                View::rows(w_hh, 4 * h),
-                false,
-            );
-            for (batch, z_row) in z.chunks_mut(4 * h).enumerate() {
-                let x_row = &projected[(batch * t_len + t) * 4 * h..][..4 * h];
-                for ((z, x), bias) in z_row.iter_mut().zip(x_row).zip(bias) {
-                    *z += x + bias;
-                }
-                let (ifo_if, rest) = z_row.split_at_mut(2 * h);
-                let (g, o) = rest.split_at_mut(h);
-                ifo_if
-                    .iter_mut()
-                    .chain(o.iter_mut())
-                    .for_each(|v| *v = sigmoid(*v));
-                g.iter_mut().for_each(|v| *v = tanh(*v));
-            }
-            let (before, after) = cells.split_at_mut((t + 1) * step);
-            let c_prev = &before[t * step..];
-            let c_next = &mut after[..step];
-            let tanh_c = &mut tanh_cells[t * step..(t + 1) * step];
-            let h_next = &mut hiddens[(t + 1) * step..(t + 2) * step];
-            for batch in 0..b {
-                let gate = &z[batch * 4 * h..(batch + 1) * 4 * h];
-                for j in 0..h {
-                    let k = batch * h + j;
-                    let (i, f, g, o) = (gate[j], gate[h + j], gate[2 * h + j], gate[3 * h + j]);
-                    c_next[k] = f * c_prev[k] + i * g;
-                    tanh_c[k] = tanh(c_next[k]);
-                    h_next[k] = o * tanh_c[k];
-                }
-            }
-        }
-        // Output [batch, time + 1, h]: h_1..h_T, then c_T.
-        let mut output = vec![0.0f32; b * (t_len + 1) * h];
-        for (batch, out) in output.chunks_mut((t_len + 1) * h).enumerate() {
-            for (t, slot) in out.chunks_mut(h).enumerate() {
-                let source = if t < t_len { &hiddens } else { &cells };
-                slot.copy_from_slice(&source[((t + 1).min(t_len) * b + batch) * h..][..h]);
-            }
-        }
-        let workspace = [gates, cells, hiddens, tanh_cells].concat();
+        let weights = Weights {
+            w_ih: values(&w_ih),
+            w_hh: values(&w_hh),
+        };
+        let (x, bias, h0, c0) = (values(&x), values(&bias), values(&h0), values(&c0));
+        // The samples of a batch do not interact: each half runs the whole sequence on its own
+        // thread, with no synchronisation between time steps.
+        let parts: Vec<(Vec<f32>, Vec<f32>)> = halves(n.batch)
+            .into_par_iter()
+            .map(|part| {
+                let p = n.part(&part);
+                let (x, h0, c0) = (
+                    rows(x, &part, n.time * n.input),
+                    rows(h0, &part, n.hidden),
+                    rows(c0, &part, n.hidden),
+                );
+                forward(p, x, weights, bias, h0, c0)
+            })
+            .collect();
+        let (outputs, workspaces): (Vec<_>, Vec<_>) = parts.into_iter().unzip();
+        let workspace = workspaces.concat();
         let len = workspace.len();
         (
-            flex_tensor(output, vec![b, t_len + 1, h]),
+            flex_tensor(outputs.concat(), vec![n.batch, n.time + 1, n.hidden]),
             flex_tensor(workspace, vec![len]),
         )
     }
@@ -292,89 +260,239 @@ impl FlexLstm for Flex {
         let (b, t_len, h, input) = (n.batch, n.time, n.hidden, n.input);
         let [x, w_ih, w_hh, workspace, output_grad] =
             [x, w_ih, w_hh, workspace, output_grad].map(contiguous);
-        let (x, w_ih, w_hh) = (values(&x), values(&w_ih), values(&w_hh));
-        let (workspace, grad) = (values(&workspace), values(&output_grad));
-        let [gates_len, cells_len, hiddens_len, _] = n.workspace_parts();
-        let (gates, rest) = workspace.split_at(gates_len);
-        let (cells, rest) = rest.split_at(cells_len);
-        let (hiddens, tanh_cells) = rest.split_at(hiddens_len);
-        let step = b * h;
-        // Gradient of the gates' pre-activations, rows b*time + t like the input projection.
-        let mut d_projected = vec![0.0f32; b * t_len * 4 * h];
-        let mut d_z = vec![0.0f32; 4 * step]; // [batch, 4h] of the current step
-        let mut d_w_hh = vec![0.0f32; h * 4 * h];
-        let mut d_h_next = vec![0.0f32; step];
-        let mut d_c_next: Vec<f32> = (0..b)
-            .flat_map(|batch| grad[(batch * (t_len + 1) + t_len) * h..][..h].to_vec())
+        let weights = Weights {
+            w_ih: values(&w_ih),
+            w_hh: values(&w_hh),
+        };
+        let (x, workspace, grad) = (values(&x), values(&workspace), values(&output_grad));
+        // Each half's backward pass on its own thread, as forward; the weight gradients of the
+        // two halves are added.
+        let parts: Vec<Gradients6> = halves(b)
+            .into_par_iter()
+            .map(|part| {
+                let p = n.part(&part);
+                let offset = n.part(&(0..part.start)).workspace_len();
+                let workspace = &workspace[offset..offset + p.workspace_len()];
+                let x = rows(x, &part, t_len * input);
+                let grad = rows(grad, &part, (t_len + 1) * h);
+                backward(p, x, weights, workspace, grad)
+            })
             .collect();
-        for t in (0..t_len).rev() {
-            let gate_t = &gates[t * 4 * step..(t + 1) * 4 * step];
-            let c_prev = &cells[t * step..(t + 1) * step];
-            let tanh_c = &tanh_cells[t * step..(t + 1) * step];
-            for batch in 0..b {
-                let gate = &gate_t[batch * 4 * h..(batch + 1) * 4 * h];
-                let d_gate = &mut d_z[batch * 4 * h..(batch + 1) * 4 * h];
-                let d_out = &grad[(batch * (t_len + 1) + t) * h..][..h];
-                for j in 0..h {
-                    let k = batch * h + j;
-                    let (i, f, g, o) = (gate[j], gate[h + j], gate[2 * h + j], gate[3 * h + j]);
-                    let d_h = d_out[j] + d_h_next[k];
-                    let d_o = d_h * tanh_c[k];
-                    let d_c = d_h * o * (1.0 - tanh_c[k] * tanh_c[k]) + d_c_next[k];
-                    d_c_next[k] = d_c * f;
-                    d_gate[j] = d_c * g * i * (1.0 - i);
-                    d_gate[h + j] = d_c * c_prev[k] * f * (1.0 - f);
-                    d_gate[2 * h + j] = d_c * i * (1.0 - g * g);
-                    d_gate[3 * h + j] = d_o * o * (1.0 - o);
-                }
-                d_projected[(batch * t_len + t) * 4 * h..][..4 * h].copy_from_slice(d_gate);
+        let concat = |pick: fn(&Gradients6) -> &Vec<f32>| -> Vec<f32> {
+            parts.iter().flat_map(|p| pick(p).iter().copied()).collect()
+        };
+        let sum = |pick: fn(&Gradients6) -> &Vec<f32>| -> Vec<f32> {
+            let mut total = pick(&parts[0]).clone();
+            for part in &parts[1..] {
+                total.iter_mut().zip(pick(part)).for_each(|(t, v)| *t += v);
             }
-            // d_h_prev [batch, h] = d_z [batch, 4h] . w_hh^T; d_w_hh [h, 4h] += h_prev^T . d_z.
-            product(
-                &mut d_h_next,
-                [b, 4 * h, h],
-                View::rows(&d_z, 4 * h),
-                View::transposed(w_hh, 4 * h),
-                false,
-            );
-            let h_prev = &hiddens[t * step..(t + 1) * step];
-            product(
-                &mut d_w_hh,
-                [h, b, 4 * h],
-                View::transposed(h_prev, h),
-                View::rows(&d_z, 4 * h),
-                true,
-            );
-        }
-        let mut d_bias = vec![0.0f32; 4 * h];
-        for row in d_projected.chunks(4 * h) {
-            d_bias.iter_mut().zip(row).for_each(|(d, r)| *d += r);
-        }
-        let rows = b * t_len;
-        let mut d_w_ih = vec![0.0f32; input * 4 * h];
-        product(
-            &mut d_w_ih,
-            [input, rows, 4 * h],
-            View::transposed(x, input),
-            View::rows(&d_projected, 4 * h),
-            false,
-        );
-        let mut d_x = vec![0.0f32; rows * input];
-        product(
-            &mut d_x,
-            [rows, 4 * h, input],
-            View::rows(&d_projected, 4 * h),
-            View::transposed(w_ih, 4 * h),
-            false,
-        );
+            total
+        };
         (
-            flex_tensor(d_x, vec![b, t_len, input]),
-            flex_tensor(d_w_ih, vec![input, 4 * h]),
-            flex_tensor(d_w_hh, vec![h, 4 * h]),
-            flex_tensor(d_bias, vec![4 * h]),
-            flex_tensor(d_h_next, vec![b, h]),
-            flex_tensor(d_c_next, vec![b, h]),
+            flex_tensor(concat(|g| &g.x), vec![b, t_len, input]),
+            flex_tensor(sum(|g| &g.w_ih), vec![input, 4 * h]),
+            flex_tensor(sum(|g| &g.w_hh), vec![h, 4 * h]),
+            flex_tensor(sum(|g| &g.bias), vec![4 * h]),
+            flex_tensor(concat(|g| &g.h0), vec![b, h]),
+            flex_tensor(concat(|g| &g.c0), vec![b, h]),
         )
+    }
+}
+
+/// The rows `part` of a batch stored row after row, `row` values each.
+fn rows<'a>(data: &'a [f32], part: &std::ops::Range<usize>, row: usize) -> &'a [f32] {
+    &data[part.start * row..part.end * row]
+}
+
+/// The batch split in two halves (one part for a batch of one).
+fn halves(batch: usize) -> Vec<std::ops::Range<usize>> {
+    if batch < 2 {
+        vec![0..batch]
+    } else {
+        vec![0..batch / 2, batch / 2..batch]
+    }
+}
+
+/// The two weight matrices of the gates side by side: `w_ih` `[input, 4h]`, `w_hh` `[h, 4h]`.
+#[derive(Clone, Copy)]
+struct Weights<'a> {
+    w_ih: &'a [f32],
+    w_hh: &'a [f32],
+}
+
+/// The gradients of one part of the batch: of `x`, `w_ih`, `w_hh`, the bias, `h0` and `c0`.
+struct Gradients6 {
+    x: Vec<f32>,
+    w_ih: Vec<f32>,
+    w_hh: Vec<f32>,
+    bias: Vec<f32>,
+    h0: Vec<f32>,
+    c0: Vec<f32>,
+}
+
+/// The forward pass of `n.batch` samples: their output `[batch, time + 1, h]` (h_1..h_T, then
+/// c_T) and the workspace their backward pass reads.
+fn forward(
+    n: Sizes,
+    x: &[f32],
+    weights: Weights,
+    bias: &[f32],
+    h0: &[f32],
+    c0: &[f32],
+) -> (Vec<f32>, Vec<f32>) {
+    let (b, t_len, h) = (n.batch, n.time, n.hidden);
+    let Weights { w_ih, w_hh } = weights;
+    // Input projection of every step at once: [batch*time, 4h], rows b*time + t.
+    let mut projected = vec![0.0f32; b * t_len * 4 * h];
+    product(
+        &mut projected,
+        [b * t_len, n.input, 4 * h],
+        View::rows(x, n.input),
+        View::rows(w_ih, 4 * h),
+        false,
+    );
+    let [gates_len, cells_len, hiddens_len, tanh_len] = n.workspace_parts();
+    let mut gates = vec![0.0f32; gates_len];
+    let mut cells = vec![0.0f32; cells_len];
+    let mut hiddens = vec![0.0f32; hiddens_len];
+    let mut tanh_cells = vec![0.0f32; tanh_len];
+    let step = b * h;
+    cells[..step].copy_from_slice(c0);
+    hiddens[..step].copy_from_slice(h0);
+    for t in 0..t_len {
+        let z = &mut gates[t * 4 * step..(t + 1) * 4 * step]; // [batch, 4h]
+        let h_prev = &hiddens[t * step..(t + 1) * step];
+        product(
+            z,
+            [b, h, 4 * h],
+            View::rows(h_prev, h),
+            View::rows(w_hh, 4 * h),
+            false,
+        );
+        for (batch, z_row) in z.chunks_mut(4 * h).enumerate() {
+            let x_row = &projected[(batch * t_len + t) * 4 * h..][..4 * h];
+            for ((z, x), bias) in z_row.iter_mut().zip(x_row).zip(bias) {
+                *z += x + bias;
+            }
+            let (ifo_if, rest) = z_row.split_at_mut(2 * h);
+            let (g, o) = rest.split_at_mut(h);
+            ifo_if
+                .iter_mut()
+                .chain(o.iter_mut())
+                .for_each(|v| *v = sigmoid(*v));
+            g.iter_mut().for_each(|v| *v = tanh(*v));
+        }
+        let (before, after) = cells.split_at_mut((t + 1) * step);
+        let c_prev = &before[t * step..];
+        let c_next = &mut after[..step];
+        let tanh_c = &mut tanh_cells[t * step..(t + 1) * step];
+        let h_next = &mut hiddens[(t + 1) * step..(t + 2) * step];
+        for batch in 0..b {
+            let gate = &z[batch * 4 * h..(batch + 1) * 4 * h];
+            for j in 0..h {
+                let k = batch * h + j;
+                let (i, f, g, o) = (gate[j], gate[h + j], gate[2 * h + j], gate[3 * h + j]);
+                c_next[k] = f * c_prev[k] + i * g;
+                tanh_c[k] = tanh(c_next[k]);
+                h_next[k] = o * tanh_c[k];
+            }
+        }
+    }
+    // Output [batch, time + 1, h]: h_1..h_T, then c_T.
+    let mut output = vec![0.0f32; b * (t_len + 1) * h];
+    for (batch, out) in output.chunks_mut((t_len + 1) * h).enumerate() {
+        for (t, slot) in out.chunks_mut(h).enumerate() {
+            let source = if t < t_len { &hiddens } else { &cells };
+            slot.copy_from_slice(&source[((t + 1).min(t_len) * b + batch) * h..][..h]);
+        }
+    }
+    (output, [gates, cells, hiddens, tanh_cells].concat())
+}
+
+/// The backward pass of `n.batch` samples from their input, workspace and output gradient.
+fn backward(n: Sizes, x: &[f32], weights: Weights, workspace: &[f32], grad: &[f32]) -> Gradients6 {
+    let (b, t_len, h, input) = (n.batch, n.time, n.hidden, n.input);
+    let Weights { w_ih, w_hh } = weights;
+    let [gates_len, cells_len, hiddens_len, _] = n.workspace_parts();
+    let (gates, rest) = workspace.split_at(gates_len);
+    let (cells, rest) = rest.split_at(cells_len);
+    let (hiddens, tanh_cells) = rest.split_at(hiddens_len);
+    let step = b * h;
+    // Gradient of the gates' pre-activations, rows b*time + t like the input projection.
+    let mut d_projected = vec![0.0f32; b * t_len * 4 * h];
+    let mut d_z = vec![0.0f32; 4 * step]; // [batch, 4h] of the current step
+    let mut d_w_hh = vec![0.0f32; h * 4 * h];
+    let mut d_h_next = vec![0.0f32; step];
+    let mut d_c_next: Vec<f32> = (0..b)
+        .flat_map(|batch| grad[(batch * (t_len + 1) + t_len) * h..][..h].to_vec())
+        .collect();
+    for t in (0..t_len).rev() {
+        let gate_t = &gates[t * 4 * step..(t + 1) * 4 * step];
+        let c_prev = &cells[t * step..(t + 1) * step];
+        let tanh_c = &tanh_cells[t * step..(t + 1) * step];
+        for batch in 0..b {
+            let gate = &gate_t[batch * 4 * h..(batch + 1) * 4 * h];
+            let d_gate = &mut d_z[batch * 4 * h..(batch + 1) * 4 * h];
+            let d_out = &grad[(batch * (t_len + 1) + t) * h..][..h];
+            for j in 0..h {
+                let k = batch * h + j;
+                let (i, f, g, o) = (gate[j], gate[h + j], gate[2 * h + j], gate[3 * h + j]);
+                let d_h = d_out[j] + d_h_next[k];
+                let d_o = d_h * tanh_c[k];
+                let d_c = d_h * o * (1.0 - tanh_c[k] * tanh_c[k]) + d_c_next[k];
+                d_c_next[k] = d_c * f;
+                d_gate[j] = d_c * g * i * (1.0 - i);
+                d_gate[h + j] = d_c * c_prev[k] * f * (1.0 - f);
+                d_gate[2 * h + j] = d_c * i * (1.0 - g * g);
+                d_gate[3 * h + j] = d_o * o * (1.0 - o);
+            }
+            d_projected[(batch * t_len + t) * 4 * h..][..4 * h].copy_from_slice(d_gate);
+        }
+        // d_h_prev [batch, h] = d_z [batch, 4h] . w_hh^T; d_w_hh [h, 4h] += h_prev^T . d_z.
+        product(
+            &mut d_h_next,
+            [b, 4 * h, h],
+            View::rows(&d_z, 4 * h),
+            View::transposed(w_hh, 4 * h),
+            false,
+        );
+        let h_prev = &hiddens[t * step..(t + 1) * step];
+        product(
+            &mut d_w_hh,
+            [h, b, 4 * h],
+            View::transposed(h_prev, h),
+            View::rows(&d_z, 4 * h),
+            true,
+        );
+    }
+    let mut d_bias = vec![0.0f32; 4 * h];
+    for row in d_projected.chunks(4 * h) {
+        d_bias.iter_mut().zip(row).for_each(|(d, r)| *d += r);
+    }
+    let rows = b * t_len;
+    let mut d_w_ih = vec![0.0f32; input * 4 * h];
+    product(
+        &mut d_w_ih,
+        [input, rows, 4 * h],
+        View::transposed(x, input),
+        View::rows(&d_projected, 4 * h),
+        false,
+    );
+    let mut d_x = vec![0.0f32; rows * input];
+    product(
+        &mut d_x,
+        [rows, 4 * h, input],
+        View::rows(&d_projected, 4 * h),
+        View::transposed(w_ih, 4 * h),
+        false,
+    );
+    Gradients6 {
+        x: d_x,
+        w_ih: d_w_ih,
+        w_hh: d_w_hh,
+        bias: d_bias,
+        h0: d_h_next,
+        c0: d_c_next,
     }
 }
 
