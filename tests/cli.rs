@@ -385,7 +385,12 @@ fn a_diverging_run_stops_with_a_clear_message() {
     let dir = tempfile::tempdir().unwrap();
     let run = dir.path().join("run");
     let output = train_mini(&run, &["--lr", "1e4", "--epochs", "3"]);
-    assert_user_error(&output, &["NaN", "diverged", "learning rate"]);
+    assert_user_error(&output, &["loss became", "diverged", "learning rate"]);
+    let message = stderr(&output);
+    assert!(
+        message.contains("became NaN") || message.contains("became inf"),
+        "names the non-finite loss: {message}"
+    );
     assert!(
         !stdout(&output).contains("epoch 2/3"),
         "stops within the first epoch: {}",
