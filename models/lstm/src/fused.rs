@@ -267,7 +267,7 @@ impl FlexLstm for Flex {
         let (x, workspace, grad) = (values(&x), values(&workspace), values(&output_grad));
         // Each half's backward pass on its own thread, as forward; the weight gradients of the
         // two halves are added.
-        let parts: Vec<Gradients6> = halves(b)
+        let parts: Vec<PartGradients> = halves(b)
             .into_par_iter()
             .map(|part| {
                 let p = n.part(&part);
@@ -278,10 +278,10 @@ impl FlexLstm for Flex {
                 backward(p, x, weights, workspace, grad)
             })
             .collect();
-        let concat = |pick: fn(&Gradients6) -> &Vec<f32>| -> Vec<f32> {
+        let concat = |pick: fn(&PartGradients) -> &Vec<f32>| -> Vec<f32> {
             parts.iter().flat_map(|p| pick(p).iter().copied()).collect()
         };
-        let sum = |pick: fn(&Gradients6) -> &Vec<f32>| -> Vec<f32> {
+        let sum = |pick: fn(&PartGradients) -> &Vec<f32>| -> Vec<f32> {
             let mut total = pick(&parts[0]).clone();
             for part in &parts[1..] {
                 total.iter_mut().zip(pick(part)).for_each(|(t, v)| *t += v);
@@ -321,7 +321,7 @@ struct Weights<'a> {
 }
 
 /// The gradients of one part of the batch: of `x`, `w_ih`, `w_hh`, the bias, `h0` and `c0`.
-struct Gradients6 {
+struct PartGradients {
     x: Vec<f32>,
     w_ih: Vec<f32>,
     w_hh: Vec<f32>,
@@ -410,7 +410,13 @@ fn forward(
 }
 
 /// The backward pass of `n.batch` samples from their input, workspace and output gradient.
-fn backward(n: Sizes, x: &[f32], weights: Weights, workspace: &[f32], grad: &[f32]) -> Gradients6 {
+fn backward(
+    n: Sizes,
+    x: &[f32],
+    weights: Weights,
+    workspace: &[f32],
+    grad: &[f32],
+) -> PartGradients {
     let (b, t_len, h, input) = (n.batch, n.time, n.hidden, n.input);
     let Weights { w_ih, w_hh } = weights;
     let [gates_len, cells_len, hiddens_len, _] = n.workspace_parts();
@@ -486,7 +492,7 @@ fn backward(n: Sizes, x: &[f32], weights: Weights, workspace: &[f32], grad: &[f3
         View::transposed(w_ih, 4 * h),
         false,
     );
-    Gradients6 {
+    PartGradients {
         x: d_x,
         w_ih: d_w_ih,
         w_hh: d_w_hh,
