@@ -306,11 +306,11 @@ fn rows<'a>(data: &'a [f32], part: &std::ops::Range<usize>, row: usize) -> &'a [
 
 /// The batch split in two halves (one part for a batch of one).
 fn halves(batch: usize) -> Vec<std::ops::Range<usize>> {
-    if batch < 2 {
-        vec![0..batch]
-    } else {
-        vec![0..batch / 2, batch / 2..batch]
-    }
+    let middle = batch / 2;
+    [0..middle, middle..batch]
+        .into_iter()
+        .filter(|part| !part.is_empty() || batch == 0)
+        .collect()
 }
 
 /// The two weight matrices of the gates side by side: `w_ih` `[input, 4h]`, `w_hh` `[h, 4h]`.
