@@ -307,10 +307,10 @@ fn rows<'a>(data: &'a [f32], part: &std::ops::Range<usize>, row: usize) -> &'a [
 /// The batch split in two halves (one part for a batch of one).
 fn halves(batch: usize) -> Vec<std::ops::Range<usize>> {
     let middle = batch / 2;
-    [0..middle, middle..batch]
-        .into_iter()
-        .filter(|part| !part.is_empty() || batch == 0)
-        .collect()
+    if middle == 0 {
+        return std::iter::once(0..batch).collect();
+    }
+    vec![0..middle, middle..batch]
 }
 
 /// The two weight matrices of the gates side by side: `w_ih` `[input, 4h]`, `w_hh` `[h, 4h]`.
@@ -708,6 +708,17 @@ mod tests {
         hidden
             .to_data()
             .assert_eq(&TensorData::from([[[0.0f32; 3]; 2]]), true);
+    }
+
+    #[test]
+    fn halves_cover_the_batch_once() {
+        let bounds = |batch| -> Vec<(usize, usize)> {
+            halves(batch).iter().map(|r| (r.start, r.end)).collect()
+        };
+        assert_eq!(bounds(0), [(0, 0)]);
+        assert_eq!(bounds(1), [(0, 1)]);
+        assert_eq!(bounds(5), [(0, 2), (2, 5)]);
+        assert_eq!(bounds(64), [(0, 32), (32, 64)]);
     }
 
     struct ZeroWeights;
