@@ -29,7 +29,8 @@ use burn::backend::{backend_extension, AutodiffBackend, Backend, Flex, TensorMet
 use burn::prelude::*;
 use burn::tensor::{DType, TensorData};
 
-use crate::{approx, on_flex_f32};
+use crate::approx;
+use crate::flex::on_flex_f32;
 
 /// An elementwise activation of the fused operations.
 #[derive(Clone, Copy, Debug, PartialEq)]

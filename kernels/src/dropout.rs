@@ -32,7 +32,7 @@ use burn::nn::Dropout;
 use burn::prelude::*;
 use burn::tensor::{DType, Distribution, TensorData};
 
-use crate::on_flex_f32;
+use crate::flex::on_flex_f32;
 
 /// `layer.forward(x)`: during training (an autodiff device and the layer's training flag on)
 /// zeroes each element with probability `layer.prob` and scales the others by

@@ -1,26 +1,64 @@
-//! CPU kernels shared by burn-zoo's models on Burn's flex backend.
+//! Every flex kernel of burn-zoo: the CPU code that makes Burn's pure-Rust `flex` backend fast
+//! for the zoo's models, in one crate.
 //!
-//! - [`matrix`]: a single-threaded strided matrix product on slices (`gemm`, the crate flex
-//!   itself uses), for kernels that run their own loops over images or time steps.
-//! - [`approx`]: tanh and sigmoid as rational functions, within 2e-6 of the library functions,
-//!   written without calls so loops over them vectorize (flex calls libm per element).
-//! - [`activation`]: tanh and LeakyReLU as single tensor operations on flex whose backward pass
-//!   is one pass over the output, with Burn's own operations on every other backend.
-//! - [`dropout`](mod@dropout): Burn's `Dropout` as one pass on flex, its mask a hash of a seed
-//!   drawn from the device's generator and of the element's index, recomputed backward.
+//! Each tensor kernel is a Burn backend extension with its own autodiff backward on flex (f32),
+//! and Burn's own operation everywhere else: on other backends, for other element types and
+//! for layer settings the kernel does not cover. A model that calls them therefore runs on every
+//! backend and gives Burn's results within rounding. The parameters stay those of Burn's layers,
+//! so records do not change. The model crates (zoo-mlp, zoo-cnn, zoo-lstm, zoo-gan) call these
+//! functions and carry no kernel code of their own.
+//!
+//! | kernel | replaces (on flex) | tested against, tolerance |
+//! |---|---|---|
+//! | [`conv2d`] ([`conv`]: [`FlexConv`](conv::FlexConv)) | `Conv2d::forward`, its input gradient (`conv2d_x_backward`) and weight gradient (`conv2d_weight_backward`): im2col + one GEMM per image, a run of images per thread | `Conv2d::forward` on flex with autodiff: output and the gradients of input, weight and bias within 1e-4 absolute (the classic net's second layer; stride, padding and dilation); the weight-gradient kernel alone against Burn's `conv2d_weight_backward`, 1e-4; ndarray and a layer without bias give `Conv2d`'s result exactly |
+//! | [`max_pool2d`] ([`pool`]: [`FlexPool`](pool::FlexPool)) | `MaxPool2d::forward` (indices, then their backward) for non-overlapping windows: one branch-free pass each way | `MaxPool2d::forward`: output exactly equal, input gradient within 1e-6 (sides the window does not divide too); ties send the gradient to the first maximum; overlapping windows and ndarray fall back |
+//! | [`lstm_forward`] ([`lstm`]: [`FlexLstm`](lstm::FlexLstm)) | `Lstm::forward`: some twenty tensor ops per step, replaced by one operation per sequence (one GEMM for the input projection, one per step, hand-written backpropagation through time, each half of the batch on its own thread) | `Lstm::forward` on flex with autodiff: hidden states, final state and the gradients of input, initial state and all eight weights and biases within 1e-4; reversed layers and ndarray give `Lstm`'s result exactly |
+//! | [`FusedAdam`] ([`adam`]: [`FusedAdamOps`](adam::FusedAdamOps)) | `burn::optim::Adam` without weight decay: a dozen whole-tensor ops per parameter, replaced by one pass (in place for the moments) | Burn's `Adam` with the same betas and epsilon: a layer after three steps within 1e-6, for a small parameter and one split across threads; on ndarray bit for bit |
+//! | [`tanh`], [`leaky_relu`] ([`activation`]) | `burn::tensor::activation::{tanh, leaky_relu}`: one pass forward, one backward (the derivative from the output) | Burn's functions on flex with autodiff: values within 2e-6, input gradients within 1e-5; a strided input; ndarray and a slope that is not positive give Burn's result exactly |
+//! | [`dropout`](fn@dropout) ([`dropout`](mod@dropout)) | `Dropout::forward`: a mask hashed from one seed (drawn from the device's generator) and the element index, recomputed backward, instead of a ChaCha draw per element | the dropped fraction within 0.01 of the probability and kept values scaled by exactly `1 / (1 - p)`; the gradient through the same mask; `Device::seed` repeats the masks (`tests/dropout_seed.rs`); identity outside training; on ndarray `Dropout::forward` exactly. The mask is not Burn's, by design |
+//! | [`matrix::product`] | — (the strided GEMM on slices the kernels above run on one thread, through `gemm`, the crate flex itself uses) | the product by its definition, every layout of both operands, overwriting and accumulating, within 1e-5 |
+//! | [`approx::tanh`], [`approx::sigmoid`] | — (libm calls per element inside the kernels' loops) | `f32::tanh` and `1 / (1 + e^-x)` on `[-20, 20]` in steps of 0.01, within 2e-6 |
+//!
+//! `cargo test -p zoo-kernels` runs those tests; `cargo bench -p zoo-kernels` times the
+//! convolution and the LSTM against Burn's layers.
+//!
+//! ```
+//! use burn::nn::conv::Conv2dConfig;
+//! use burn::nn::pool::MaxPool2dConfig;
+//! use burn::nn::DropoutConfig;
+//! use burn::tensor::{Device, Tensor};
+//!
+//! let device = Device::flex().autodiff();
+//! let conv = Conv2dConfig::new([1, 8], [3, 3]).init(&device);
+//! let pool = MaxPool2dConfig::new([2, 2]).init();
+//! let images = Tensor::<4>::ones([2, 1, 28, 28], &device); // [batch, 1, 28, 28]
+//! let x = zoo_kernels::conv2d(&conv, images); // [batch, 8, 26, 26]
+//! let x = zoo_kernels::max_pool2d(&pool, zoo_kernels::tanh(x)); // [batch, 8, 13, 13]
+//! let x = zoo_kernels::dropout(&DropoutConfig::new(0.25).init(), x); // [batch, 8, 13, 13]
+//! assert_eq!(x.dims(), [2, 8, 13, 13]);
+//! let grads = x.sum().backward();
+//! assert!(conv.weight.val().grad(&grads).is_some());
+//! ```
+#![warn(missing_docs)]
 
 pub mod activation;
+pub mod adam;
 pub mod approx;
+pub mod conv;
 pub mod dropout;
+mod flex;
+pub mod lstm;
 pub mod matrix;
+pub mod pool;
 
 pub use activation::{leaky_relu, tanh};
+pub use adam::FusedAdam;
+pub use conv::conv2d;
 pub use dropout::dropout;
+pub use lstm::lstm_forward;
+pub use pool::max_pool2d;
 
-use burn::tensor::{DType, Device, Tensor};
-
-/// Whether `x` is an f32 tensor on flex, with or without autodiff: what the fused operations
-/// cover.
-fn on_flex_f32<const D: usize>(x: &Tensor<D>) -> bool {
-    x.dtype() == DType::F32 && x.device().without_autodiff() == Device::flex()
-}
+/// The README's examples, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

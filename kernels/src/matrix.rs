@@ -89,7 +89,7 @@ pub fn product(dst: &mut [f32], [m, k, n]: [usize; 3], lhs: View, rhs: View, acc
             false,
             false,
             // One thread: the kernels that call it split their work across images or run at
-            // sizes where rayon's split cost more than it saved (see zoo-lstm and zoo-cnn).
+            // sizes where rayon's split cost more than it saved (see the `lstm` and `conv` modules).
             gemm::Parallelism::None,
         );
     }

@@ -4,7 +4,10 @@
 //! max-pooling, batch norm, dropout) and a dense head; presets give the classic
 //! pytorch/examples MNIST net ([`CnnConfig::classic`]), [`CnnConfig::lenet5`] and a deeper
 //! batch-norm network ([`CnnConfig::deep_bn`]). The input size is part of the configuration, so
-//! the same code serves 1x28x28 digits and 3x32x32 colour images.
+//! the same code serves 1x28x28 digits and 3x32x32 colour images. [`CnnConfig::validate`] checks
+//! a configuration, including that every kernel and pooling window fits the feature map it
+//! meets, and names the offending field in a [`ConfigError`]. The convolutions, poolings and
+//! dropouts run through `zoo-kernels` (one kernel each on flex, Burn's layers elsewhere).
 //!
 //! ```
 //! use burn::tensor::{Device, Tensor};
@@ -17,16 +20,25 @@
 //!
 //! let colour = CnnConfig::classic().with_input([3, 32, 32]).init(&device);
 //! assert_eq!(colour.forward(Tensor::<4>::zeros([2, 3, 32, 32], &device)).dims(), [2, 10]);
+//!
+//! let tiny = CnnConfig::lenet5().with_input([1, 8, 8]);
+//! assert_eq!(
+//!     tiny.validate().unwrap_err().to_string(),
+//!     "blocks[1]: a 5x5 kernel does not fit the 4-pixel feature map"
+//! );
 //! ```
 #![warn(missing_docs)]
 
 mod block;
 mod cnn;
-mod conv;
-mod pool;
+mod error;
 
 pub use block::{ConvBlock, ConvBlockConfig};
 pub use cnn::{Cnn, CnnConfig};
-pub use conv::{conv2d, FlexConv};
-pub use pool::{max_pool2d, FlexPool};
+pub use error::ConfigError;
 pub use zoo_mlp::Activation;
+
+/// The README's examples, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

@@ -1,9 +1,19 @@
 use burn::serde::{Deserialize, Serialize};
 
+use crate::error::{positive, widths};
+use crate::ConfigError;
+
 /// Which network a [`GeneratorConfig`](crate::GeneratorConfig) or
 /// [`DiscriminatorConfig`](crate::DiscriminatorConfig) builds.
 ///
 /// Serialized in kebab-case (`"mlp"`, `"dcgan"`) so it reads well in a recipe.
+///
+/// ```
+/// use zoo_gan::{Architecture, GeneratorConfig};
+///
+/// let config = GeneratorConfig::new(Architecture::Dcgan);
+/// assert!(burn::config::config_to_json(&config).contains("\"dcgan\""));
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(crate = "burn::serde", rename_all = "kebab-case")]
 pub enum Architecture {
@@ -15,32 +25,36 @@ pub enum Architecture {
     Dcgan,
 }
 
-/// Checks an image shape `[channels, height, width]` against what `architecture` can build.
-pub(crate) fn check_image(architecture: Architecture, [c, h, w]: [usize; 3]) -> Result<(), String> {
+/// Checks an image shape `[channels, height, width]` (the field `image`) against what
+/// `architecture` can build.
+pub(crate) fn check_image(
+    architecture: Architecture,
+    [c, h, w]: [usize; 3],
+) -> Result<(), ConfigError> {
     if c == 0 || h == 0 || w == 0 {
-        return Err(format!(
-            "image channels, height and width must be positive, got {c}x{h}x{w}"
+        return Err(ConfigError::new(
+            "image",
+            format!("channels, height and width must be >= 1, got {c}x{h}x{w}"),
         ));
     }
     if architecture == Architecture::Dcgan && (h % 4 != 0 || w % 4 != 0) {
-        return Err(format!(
-            "DCGAN needs an image height and width divisible by 4, got {h}x{w}"
+        return Err(ConfigError::new(
+            "image",
+            format!("DCGAN needs an image height and width divisible by 4, got {h}x{w}"),
         ));
     }
     Ok(())
 }
 
-/// Checks the widths `architecture` uses: the MLP's hidden widths or the DCGAN base width.
+/// Checks the widths `architecture` uses: the MLP's hidden widths (the field `hidden`) or the
+/// DCGAN base width (`base`).
 pub(crate) fn check_widths(
     architecture: Architecture,
     hidden: &[usize],
     base: usize,
-) -> Result<(), String> {
+) -> Result<(), ConfigError> {
     match architecture {
-        Architecture::Mlp if hidden.contains(&0) => {
-            Err(format!("hidden widths must be positive, got {hidden:?}"))
-        }
-        Architecture::Dcgan if base == 0 => Err("the DCGAN base width must be positive".into()),
-        _ => Ok(()),
+        Architecture::Mlp => widths("hidden", hidden),
+        Architecture::Dcgan => positive("base", base),
     }
 }

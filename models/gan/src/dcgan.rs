@@ -21,6 +21,18 @@ const BATCH_NORM_ERROR: &str = "the input gradient (and the WGAN-GP penalty) is 
 /// DCGAN generator: `latent -> linear -> [2*base, h/4, w/4] -> BN -> ReLU -> deconv -> [base,
 /// h/2, w/2] -> BN -> ReLU -> deconv -> [c, h, w] -> tanh`.
 /// Built by [`GeneratorConfig::init`](crate::GeneratorConfig::init).
+///
+/// ```
+/// use burn::tensor::{Device, Tensor};
+/// use zoo_gan::{Architecture, Generator, GeneratorConfig};
+///
+/// let device = Device::flex();
+/// let config = GeneratorConfig::new(Architecture::Dcgan).with_image([3, 32, 32]).with_base(8);
+/// let Generator::Dcgan(g) = config.init(&device) else { unreachable!() };
+/// assert_eq!(g.start, [16, 8, 8]); // [2*base, h/4, w/4]
+/// let images = g.forward(Tensor::<2>::zeros([2, 100], &device)); // [batch, 3, 32, 32]
+/// assert_eq!(images.dims(), [2, 3, 32, 32]);
+/// ```
 #[derive(Module, Debug)]
 pub struct DcganGenerator {
     /// Projection of the latent vector to the `[2*base, h/4, w/4]` feature map (no bias: batch
@@ -40,6 +52,18 @@ pub struct DcganGenerator {
 
 /// DCGAN discriminator: `conv -> LeakyReLU(0.2) -> conv -> (BN) -> LeakyReLU(0.2) -> flatten ->
 /// linear` to one score. Built by [`DiscriminatorConfig::init`](crate::DiscriminatorConfig::init).
+///
+/// ```
+/// use burn::tensor::{Device, Tensor};
+/// use zoo_gan::{Architecture, Discriminator, DiscriminatorConfig};
+///
+/// let device = Device::flex();
+/// let config = DiscriminatorConfig::new(Architecture::Dcgan).with_base(8);
+/// let Discriminator::Dcgan(d) = config.init(&device) else { unreachable!() };
+/// let images = Tensor::<4>::zeros([2, 1, 28, 28], &device);
+/// assert_eq!(d.forward(images.clone()).dims(), [2, 1]); // [batch, 1]
+/// assert!(d.input_gradient(images).is_err()); // batch norm: no per-sample gradient
+/// ```
 #[derive(Module, Debug)]
 pub struct DcganDiscriminator {
     /// Convolution `channels -> base`, halving the resolution.

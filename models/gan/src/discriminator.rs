@@ -1,9 +1,18 @@
 use burn::prelude::*;
 
 use crate::architecture::{check_image, check_widths};
-use crate::{Architecture, DcganDiscriminator, MlpDiscriminator};
+use crate::{Architecture, ConfigError, DcganDiscriminator, MlpDiscriminator};
 
 /// Configuration of a [`Discriminator`]: images `[channels, height, width]` to one raw score.
+///
+/// ```
+/// use zoo_gan::{Architecture, DiscriminatorConfig};
+///
+/// let critic = DiscriminatorConfig::new(Architecture::Dcgan)
+///     .with_image([3, 32, 32])
+///     .with_batch_norm(false); // WGAN-GP needs a per-sample gradient
+/// assert!(critic.validate().is_ok());
+/// ```
 #[derive(Config, Debug)]
 pub struct DiscriminatorConfig {
     /// The network to build.
@@ -24,6 +33,15 @@ pub struct DiscriminatorConfig {
 }
 
 /// A discriminator (or WGAN critic) built from a [`DiscriminatorConfig`].
+///
+/// ```
+/// use burn::module::Module;
+/// use zoo_gan::{Architecture, Discriminator, DiscriminatorConfig};
+///
+/// let d = DiscriminatorConfig::new(Architecture::Mlp).init(&burn::tensor::Device::flex());
+/// assert!(matches!(d, Discriminator::Mlp(_)));
+/// assert_eq!(d.num_params(), 533_505);
+/// ```
 // A model holds one, built once, so the size gap between the variants costs nothing
 // (Burn modules cannot be boxed).
 #[allow(clippy::large_enum_variant)]
@@ -36,9 +54,22 @@ pub enum Discriminator {
 }
 
 impl DiscriminatorConfig {
-    /// Checks the configuration: positive sizes, and for DCGAN an image height and width
-    /// divisible by 4. Use it to report a bad recipe without panicking.
-    pub fn validate(&self) -> Result<(), String> {
+    /// Checks everything [`init`](Self::init) needs: every `image` size at least 1 (for DCGAN
+    /// a height and width divisible by 4), and the widths the architecture uses at least 1
+    /// (`hidden` for the MLP, `base` for DCGAN). The error names the field; use it to report a
+    /// bad recipe without panicking.
+    ///
+    /// ```
+    /// use zoo_gan::{Architecture, DiscriminatorConfig};
+    ///
+    /// assert_eq!(DiscriminatorConfig::new(Architecture::Mlp).validate(), Ok(()));
+    /// let error = DiscriminatorConfig::new(Architecture::Dcgan)
+    ///     .with_image([1, 30, 30])
+    ///     .validate()
+    ///     .unwrap_err();
+    /// assert_eq!(error.field(), "image");
+    /// ```
+    pub fn validate(&self) -> Result<(), ConfigError> {
         check_image(self.architecture, self.image)?;
         check_widths(self.architecture, &self.hidden, self.base)
     }
@@ -49,8 +80,8 @@ impl DiscriminatorConfig {
     ///
     /// With the message of [`validate`](Self::validate) when the configuration is invalid.
     pub fn init(&self, device: &Device) -> Discriminator {
-        if let Err(message) = self.validate() {
-            panic!("invalid discriminator configuration: {message}");
+        if let Err(error) = self.validate() {
+            panic!("invalid DiscriminatorConfig: {error}");
         }
         match self.architecture {
             Architecture::Mlp => {
@@ -69,6 +100,15 @@ impl DiscriminatorConfig {
 
 impl Discriminator {
     /// Raw scores (logits, no sigmoid): `[batch, channels, height, width] -> [batch, 1]`.
+    ///
+    /// ```
+    /// use burn::tensor::{Device, Tensor};
+    /// use zoo_gan::{Architecture, DiscriminatorConfig};
+    ///
+    /// let device = Device::flex();
+    /// let d = DiscriminatorConfig::new(Architecture::Dcgan).with_base(8).init(&device);
+    /// assert_eq!(d.forward(Tensor::<4>::zeros([2, 1, 28, 28], &device)).dims(), [2, 1]);
+    /// ```
     pub fn forward(&self, images: Tensor<4>) -> Tensor<2> {
         match self {
             Self::Mlp(discriminator) => discriminator.forward(images),
@@ -89,6 +129,16 @@ impl Discriminator {
     /// # Errors
     ///
     /// For a DCGAN discriminator with batch norm, where the gradient is not defined per sample.
+    ///
+    /// ```
+    /// use burn::tensor::{Device, Tensor};
+    /// use zoo_gan::{Architecture, DiscriminatorConfig};
+    ///
+    /// let device = Device::flex();
+    /// let critic = DiscriminatorConfig::new(Architecture::Mlp).with_hidden(vec![16]).init(&device);
+    /// let grad = critic.input_gradient(Tensor::<4>::zeros([2, 1, 28, 28], &device)).unwrap();
+    /// assert_eq!(grad.dims(), [2, 1, 28, 28]);
+    /// ```
     pub fn input_gradient(&self, images: Tensor<4>) -> Result<Tensor<4>, String> {
         match self {
             Self::Mlp(discriminator) => Ok(discriminator.input_gradient(images)),
@@ -146,9 +196,44 @@ mod tests {
     fn dcgan_refuses_sizes_that_do_not_divide_by_4() {
         let config = DiscriminatorConfig::new(Architecture::Dcgan).with_image([3, 32, 30]);
         assert_eq!(
-            config.validate(),
-            Err("DCGAN needs an image height and width divisible by 4, got 32x30".to_string())
+            config.validate().unwrap_err().to_string(),
+            "image: DCGAN needs an image height and width divisible by 4, got 32x30"
         );
+    }
+
+    #[test]
+    fn the_default_configs_are_valid() {
+        for architecture in [Architecture::Mlp, Architecture::Dcgan] {
+            let config = DiscriminatorConfig::new(architecture);
+            assert_eq!(config.validate(), Ok(()));
+            assert_eq!(config.with_image([3, 32, 32]).validate(), Ok(()));
+        }
+    }
+
+    #[test]
+    fn each_bad_field_is_named() {
+        let field =
+            |config: DiscriminatorConfig| config.validate().unwrap_err().field().to_string();
+        let (mlp, dcgan) = (
+            DiscriminatorConfig::new(Architecture::Mlp),
+            DiscriminatorConfig::new(Architecture::Dcgan),
+        );
+        assert_eq!(field(mlp.clone().with_image([0, 28, 28])), "image");
+        assert_eq!(field(dcgan.clone().with_image([1, 28, 0])), "image");
+        assert_eq!(field(dcgan.clone().with_image([1, 30, 28])), "image");
+        assert_eq!(field(mlp.clone().with_hidden(vec![512, 0])), "hidden[1]");
+        assert_eq!(field(dcgan.clone().with_base(0)), "base");
+        // Each architecture ignores the other's width.
+        assert_eq!(mlp.with_base(0).validate(), Ok(()));
+        assert_eq!(dcgan.with_hidden(vec![0]).validate(), Ok(()));
+    }
+
+    #[test]
+    #[should_panic(expected = "invalid DiscriminatorConfig: hidden[0]: widths must be >= 1")]
+    fn init_panics_with_the_validation_message() {
+        DiscriminatorConfig::new(Architecture::Mlp)
+            .with_hidden(vec![0])
+            .init(&Device::flex());
     }
 
     #[test]

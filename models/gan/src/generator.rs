@@ -1,10 +1,18 @@
 use burn::prelude::*;
 
 use crate::architecture::{check_image, check_widths};
-use crate::{Architecture, DcganGenerator, MlpGenerator};
+use crate::error::positive;
+use crate::{Architecture, ConfigError, DcganGenerator, MlpGenerator};
 
 /// Configuration of a [`Generator`]: latent noise to images `[channels, height, width]` in
 /// `[-1, 1]`.
+///
+/// ```
+/// use zoo_gan::{Architecture, GeneratorConfig};
+///
+/// let config = GeneratorConfig::new(Architecture::Dcgan).with_image([3, 32, 32]).with_base(32);
+/// assert!(config.validate().is_ok());
+/// ```
 #[derive(Config, Debug)]
 pub struct GeneratorConfig {
     /// The network to build.
@@ -24,6 +32,15 @@ pub struct GeneratorConfig {
 }
 
 /// A generator built from a [`GeneratorConfig`].
+///
+/// ```
+/// use burn::module::Module;
+/// use zoo_gan::{Architecture, Generator, GeneratorConfig};
+///
+/// let g = GeneratorConfig::new(Architecture::Mlp).init(&burn::tensor::Device::flex());
+/// assert!(matches!(g, Generator::Mlp(_)));
+/// assert_eq!(g.num_params(), 559_632);
+/// ```
 // A model holds one, built once, so the size gap between the variants costs nothing
 // (Burn modules cannot be boxed).
 #[allow(clippy::large_enum_variant)]
@@ -36,15 +53,22 @@ pub enum Generator {
 }
 
 impl GeneratorConfig {
-    /// Checks the configuration: positive sizes, and for DCGAN an image height and width
-    /// divisible by 4. Use it to report a bad recipe without panicking.
-    pub fn validate(&self) -> Result<(), String> {
+    /// Checks everything [`init`](Self::init) needs: every `image` size at least 1 (for DCGAN
+    /// a height and width divisible by 4), the widths the architecture uses at least 1
+    /// (`hidden` for the MLP, `base` for DCGAN) and `latent_size` at least 1. The error names
+    /// the field; use it to report a bad recipe without panicking.
+    ///
+    /// ```
+    /// use zoo_gan::{Architecture, GeneratorConfig};
+    ///
+    /// assert_eq!(GeneratorConfig::new(Architecture::Dcgan).validate(), Ok(()));
+    /// let error = GeneratorConfig::new(Architecture::Mlp).with_latent_size(0).validate();
+    /// assert_eq!(error.unwrap_err().to_string(), "latent_size: must be >= 1");
+    /// ```
+    pub fn validate(&self) -> Result<(), ConfigError> {
         check_image(self.architecture, self.image)?;
         check_widths(self.architecture, &self.hidden, self.base)?;
-        if self.latent_size == 0 {
-            return Err("the latent size must be positive".to_string());
-        }
-        Ok(())
+        positive("latent_size", self.latent_size)
     }
 
     /// Builds the generator with fresh weights on `device`.
@@ -53,8 +77,8 @@ impl GeneratorConfig {
     ///
     /// With the message of [`validate`](Self::validate) when the configuration is invalid.
     pub fn init(&self, device: &Device) -> Generator {
-        if let Err(message) = self.validate() {
-            panic!("invalid generator configuration: {message}");
+        if let Err(error) = self.validate() {
+            panic!("invalid GeneratorConfig: {error}");
         }
         match self.architecture {
             Architecture::Mlp => Generator::Mlp(MlpGenerator::new(
@@ -76,6 +100,16 @@ impl GeneratorConfig {
 impl Generator {
     /// Images from latent noise: `[batch, latent_size] -> [batch, channels, height, width]`,
     /// every value in `[-1, 1]`.
+    ///
+    /// ```
+    /// use burn::tensor::{Device, Tensor};
+    /// use zoo_gan::{Architecture, GeneratorConfig};
+    ///
+    /// let device = Device::flex();
+    /// let g = GeneratorConfig::new(Architecture::Dcgan).with_base(8).init(&device);
+    /// let images = g.forward(Tensor::<2>::zeros([2, 100], &device)); // [batch, 1, 28, 28]
+    /// assert_eq!(images.dims(), [2, 1, 28, 28]);
+    /// ```
     pub fn forward(&self, latent: Tensor<2>) -> Tensor<4> {
         match self {
             Self::Mlp(generator) => generator.forward(latent),
@@ -137,8 +171,8 @@ mod tests {
     fn dcgan_refuses_sizes_that_do_not_divide_by_4() {
         let config = GeneratorConfig::new(Architecture::Dcgan).with_image([1, 30, 30]);
         assert_eq!(
-            config.validate(),
-            Err("DCGAN needs an image height and width divisible by 4, got 30x30".to_string())
+            config.validate().unwrap_err().to_string(),
+            "image: DCGAN needs an image height and width divisible by 4, got 30x30"
         );
         // The MLP takes any size.
         let mlp = GeneratorConfig::new(Architecture::Mlp).with_image([1, 30, 30]);
@@ -154,10 +188,29 @@ mod tests {
     }
 
     #[test]
-    fn zero_sizes_are_refused() {
-        let config = GeneratorConfig::new(Architecture::Mlp);
-        assert!(config.clone().with_latent_size(0).validate().is_err());
-        assert!(config.clone().with_hidden(vec![256, 0]).validate().is_err());
-        assert!(config.with_image([0, 28, 28]).validate().is_err());
+    fn the_default_configs_are_valid() {
+        for architecture in [Architecture::Mlp, Architecture::Dcgan] {
+            let config = GeneratorConfig::new(architecture);
+            assert_eq!(config.validate(), Ok(()));
+            assert_eq!(config.with_image([3, 32, 32]).validate(), Ok(()));
+        }
+    }
+
+    #[test]
+    fn each_bad_field_is_named() {
+        let field = |config: GeneratorConfig| config.validate().unwrap_err().field().to_string();
+        let (mlp, dcgan) = (
+            GeneratorConfig::new(Architecture::Mlp),
+            GeneratorConfig::new(Architecture::Dcgan),
+        );
+        assert_eq!(field(mlp.clone().with_latent_size(0)), "latent_size");
+        assert_eq!(field(dcgan.clone().with_latent_size(0)), "latent_size");
+        assert_eq!(field(mlp.clone().with_hidden(vec![256, 0])), "hidden[1]");
+        assert_eq!(field(mlp.clone().with_image([0, 28, 28])), "image");
+        assert_eq!(field(dcgan.clone().with_image([1, 28, 30])), "image");
+        assert_eq!(field(dcgan.clone().with_base(0)), "base");
+        // Each architecture ignores the other's width.
+        assert_eq!(mlp.with_base(0).validate(), Ok(()));
+        assert_eq!(dcgan.with_hidden(vec![0]).validate(), Ok(()));
     }
 }

@@ -12,6 +12,10 @@
 //! writes the gradient of the critic with respect to its input as an ordinary expression of the
 //! weights, which Burn's first-order autodiff differentiates in one `.backward()`.
 //!
+//! Both configurations have a `validate()` that names the offending field in a [`ConfigError`]
+//! (`init` panics with the same message). tanh and LeakyReLU run through
+//! [`zoo_kernels::tanh`] and [`zoo_kernels::leaky_relu`] (one pass each on flex).
+//!
 //! ```
 //! use burn::tensor::{Device, Distribution, Tensor};
 //! use zoo_gan::{gradient_penalty, Architecture, DiscriminatorConfig, GeneratorConfig};
@@ -35,13 +39,14 @@
 //! assert!(penalty.into_scalar::<f32>() >= 0.0);
 //!
 //! let bad = GeneratorConfig::new(Architecture::Dcgan).with_image([1, 30, 30]);
-//! assert!(bad.validate().is_err());
+//! assert_eq!(bad.validate().unwrap_err().field(), "image");
 //! ```
 #![warn(missing_docs)]
 
 mod architecture;
 mod dcgan;
 mod discriminator;
+mod error;
 mod generator;
 mod leaky;
 mod mlp;
@@ -50,6 +55,12 @@ mod penalty;
 pub use architecture::Architecture;
 pub use dcgan::{DcganDiscriminator, DcganGenerator};
 pub use discriminator::{Discriminator, DiscriminatorConfig};
+pub use error::ConfigError;
 pub use generator::{Generator, GeneratorConfig};
 pub use mlp::{MlpDiscriminator, MlpGenerator};
 pub use penalty::gradient_penalty;
+
+/// The README's examples, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

@@ -6,6 +6,19 @@ use crate::leaky;
 
 /// Fully connected generator: `latent -> [linear -> LeakyReLU(0.2)]* -> linear -> tanh`,
 /// reshaped to images. Built by [`GeneratorConfig::init`](crate::GeneratorConfig::init).
+///
+/// ```
+/// use burn::tensor::{Device, Tensor};
+/// use zoo_gan::{Architecture, Generator, GeneratorConfig};
+///
+/// let device = Device::flex();
+/// let Generator::Mlp(g) = GeneratorConfig::new(Architecture::Mlp).init(&device) else {
+///     unreachable!()
+/// };
+/// assert_eq!(g.hidden.len(), 2); // 100 -> 256 -> 512 -> 784
+/// let images = g.forward(Tensor::<2>::zeros([3, 100], &device)); // [batch, 1, 28, 28]
+/// assert_eq!(images.dims(), [3, 1, 28, 28]);
+/// ```
 #[derive(Module, Debug)]
 pub struct MlpGenerator {
     /// The hidden layers, latent side first.
@@ -18,6 +31,18 @@ pub struct MlpGenerator {
 
 /// Fully connected discriminator: `pixels -> [linear -> LeakyReLU(0.2)]* -> linear` to one
 /// score. Built by [`DiscriminatorConfig::init`](crate::DiscriminatorConfig::init).
+///
+/// ```
+/// use burn::tensor::{Device, Tensor};
+/// use zoo_gan::{Architecture, Discriminator, DiscriminatorConfig};
+///
+/// let device = Device::flex();
+/// let config = DiscriminatorConfig::new(Architecture::Mlp).with_hidden(vec![32]);
+/// let Discriminator::Mlp(d) = config.init(&device) else { unreachable!() };
+/// let images = Tensor::<4>::zeros([3, 1, 28, 28], &device);
+/// assert_eq!(d.forward(images.clone()).dims(), [3, 1]); // [batch, 1]
+/// assert_eq!(d.input_gradient(images).dims(), [3, 1, 28, 28]);
+/// ```
 #[derive(Module, Debug)]
 pub struct MlpDiscriminator {
     /// The hidden layers, image side first.

@@ -12,6 +12,20 @@ use crate::Discriminator;
 /// `critic_loss + lambda * penalty` trains the critic. A `1e-12` under the square root keeps
 /// the norm differentiable at zero.
 ///
+/// ```
+/// use burn::tensor::{Device, Distribution, Tensor};
+/// use zoo_gan::{gradient_penalty, Architecture, DiscriminatorConfig};
+///
+/// let device = Device::flex().autodiff();
+/// let critic = DiscriminatorConfig::new(Architecture::Mlp).with_hidden(vec![32]).init(&device);
+/// let real = Tensor::<4>::zeros([4, 1, 28, 28], &device);
+/// let fake = Tensor::<4>::ones([4, 1, 28, 28], &device);
+/// let alpha = Tensor::<4>::random([4, 1, 1, 1], Distribution::Uniform(0.0, 1.0), &device);
+/// let penalty = gradient_penalty(&critic, real, fake, alpha).unwrap(); // [1]
+/// let grads = penalty.backward(); // reaches the critic's weights
+/// # let _ = grads;
+/// ```
+///
 /// # Errors
 ///
 /// If the discriminator has batch norm, or the shapes do not match.

@@ -7,9 +7,17 @@ use rand::distr::{weighted::WeightedIndex, Distribution};
 use rand::rngs::StdRng;
 use rand::SeedableRng;
 
-use crate::{LstmStack, LstmStackConfig};
+use crate::error::{positive, probability};
+use crate::{ConfigError, LstmStack, LstmStackConfig};
 
 /// Configuration of a [`CharLm`]: embedding, LSTM layers, a linear map back to the vocabulary.
+///
+/// ```
+/// use zoo_lstm::CharLmConfig;
+///
+/// let config = CharLmConfig::new(65).with_hidden_size(512).with_dropout(0.2);
+/// assert!(config.validate().is_ok());
+/// ```
 #[derive(Config, Debug)]
 pub struct CharLmConfig {
     /// Number of distinct tokens (characters).
@@ -30,6 +38,14 @@ pub struct CharLmConfig {
 
 /// A character language model: tokens `[batch, time]` to next-token logits
 /// `[batch, time, vocab]`, and step-by-step generation. Build it with [`CharLmConfig::init`].
+///
+/// ```
+/// use zoo_lstm::CharLmConfig;
+///
+/// let lm = CharLmConfig::new(65).with_hidden_size(32).init(&burn::tensor::Device::flex());
+/// assert_eq!(lm.vocab_size(), 65);
+/// assert_eq!(lm.generate(&[0], 5, 1.0, 42), lm.generate(&[0], 5, 1.0, 42));
+/// ```
 #[derive(Module, Debug)]
 pub struct CharLm {
     /// Token embedding.
@@ -43,8 +59,33 @@ pub struct CharLm {
 }
 
 impl CharLmConfig {
+    /// Checks everything [`init`](Self::init) needs: `vocab_size`, `embedding_size`,
+    /// `hidden_size` and `num_layers` at least 1, `dropout` in `[0, 1)`.
+    ///
+    /// ```
+    /// use zoo_lstm::CharLmConfig;
+    ///
+    /// assert_eq!(CharLmConfig::new(65).validate(), Ok(()));
+    /// let error = CharLmConfig::new(65).with_embedding_size(0).validate().unwrap_err();
+    /// assert_eq!(error.to_string(), "embedding_size: must be >= 1");
+    /// ```
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        positive("vocab_size", self.vocab_size)?;
+        positive("embedding_size", self.embedding_size)?;
+        positive("hidden_size", self.hidden_size)?;
+        positive("num_layers", self.num_layers)?;
+        probability("dropout", self.dropout)
+    }
+
     /// Builds the model with fresh weights on `device`.
+    ///
+    /// # Panics
+    ///
+    /// With the message of [`validate`](Self::validate) when the configuration is invalid.
     pub fn init(&self, device: &Device) -> CharLm {
+        if let Err(error) = self.validate() {
+            panic!("invalid CharLmConfig: {error}");
+        }
         CharLm {
             embedding: EmbeddingConfig::new(self.vocab_size, self.embedding_size).init(device),
             lstm: LstmStackConfig::new(self.embedding_size, self.hidden_size)
@@ -59,12 +100,30 @@ impl CharLmConfig {
 
 impl CharLm {
     /// Number of tokens the model knows.
+    ///
+    /// ```
+    /// use zoo_lstm::CharLmConfig;
+    ///
+    /// let lm = CharLmConfig::new(12).with_hidden_size(8).init(&burn::tensor::Device::flex());
+    /// assert_eq!(lm.vocab_size(), 12);
+    /// ```
     pub fn vocab_size(&self) -> usize {
         self.output.weight.dims()[1]
     }
 
     /// Next-token logits at every step, continuing from `states` (one per layer) when given:
     /// `[batch, time] -> [batch, time, vocab]`, and the final states.
+    ///
+    /// ```
+    /// use burn::tensor::{Device, Int, Tensor};
+    /// use zoo_lstm::CharLmConfig;
+    ///
+    /// let device = Device::flex();
+    /// let lm = CharLmConfig::new(12).with_hidden_size(8).init(&device);
+    /// let (logits, states) = lm.forward(Tensor::<2, Int>::zeros([3, 7], &device), None);
+    /// assert_eq!(logits.dims(), [3, 7, 12]); // [batch, time, vocab]
+    /// assert_eq!(states.len(), 2); // one per layer
+    /// ```
     pub fn forward(
         &self,
         tokens: Tensor<2, Int>,
@@ -84,6 +143,15 @@ impl CharLm {
     /// `seed`, so the same model, prompt, temperature and seed give the same tokens on every
     /// backend that computes the same probabilities. The LSTM state is carried from step to
     /// step: the prompt is read once, then one token per step.
+    ///
+    /// ```
+    /// use zoo_lstm::CharLmConfig;
+    ///
+    /// let lm = CharLmConfig::new(12).with_hidden_size(8).init(&burn::tensor::Device::flex());
+    /// let tokens = lm.generate(&[1, 2, 3], 10, 0.8, 7);
+    /// assert_eq!(tokens.len(), 10);
+    /// assert!(tokens.iter().all(|&t| t < 12));
+    /// ```
     ///
     /// # Panics
     ///
@@ -135,6 +203,35 @@ impl CharLm {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_default_config_is_valid() {
+        assert_eq!(CharLmConfig::new(65).validate(), Ok(()));
+        assert_eq!(CharLmConfig::new(1).with_dropout(0.5).validate(), Ok(()));
+    }
+
+    #[test]
+    fn each_bad_field_is_named() {
+        let field = |config: CharLmConfig| config.validate().unwrap_err().field().to_string();
+        let config = CharLmConfig::new(65);
+        assert_eq!(field(CharLmConfig::new(0)), "vocab_size");
+        assert_eq!(
+            field(config.clone().with_embedding_size(0)),
+            "embedding_size"
+        );
+        assert_eq!(field(config.clone().with_hidden_size(0)), "hidden_size");
+        assert_eq!(field(config.clone().with_num_layers(0)), "num_layers");
+        assert_eq!(field(config.clone().with_dropout(1.0)), "dropout");
+        assert_eq!(field(config.with_dropout(-1.0)), "dropout");
+    }
+
+    #[test]
+    #[should_panic(expected = "invalid CharLmConfig: num_layers: must be >= 1")]
+    fn init_panics_with_the_validation_message() {
+        CharLmConfig::new(12)
+            .with_num_layers(0)
+            .init(&Device::flex());
+    }
 
     fn model() -> CharLm {
         CharLmConfig::new(12)

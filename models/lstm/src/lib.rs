@@ -8,6 +8,11 @@
 //! - [`CharLm`]: a character language model with stateful, seeded generation;
 //! - [`Forecaster`]: a window of a series to its next values.
 //!
+//! Every configuration has a `validate()` that names the offending field in a [`ConfigError`]
+//! (`init` panics with the same message). Forward LSTM layers run through
+//! [`zoo_kernels::lstm_forward`] (the whole sequence as one kernel on flex, Burn's `Lstm`
+//! elsewhere) and dropout through [`zoo_kernels::dropout()`].
+//!
 //! ```
 //! use burn::tensor::{Device, Int, Tensor};
 //! use zoo_lstm::{CharLmConfig, LstmStackConfig, SequenceClassifierConfig};
@@ -20,17 +25,25 @@
 //! let lm = CharLmConfig::new(65).with_hidden_size(32).init(&device);
 //! let text = lm.generate(&[0, 1, 2], 20, 0.8, 42); // 20 token ids, the same for seed 42
 //! assert_eq!(text.len(), 20);
+//!
+//! let bad = SequenceClassifierConfig::new(LstmStackConfig::new(28, 64).with_dropout(1.0), 10);
+//! assert_eq!(bad.validate().unwrap_err().to_string(), "lstm.dropout: must be in [0, 1), got 1");
 //! ```
 #![warn(missing_docs)]
 
 mod char_lm;
 mod classifier;
+mod error;
 mod forecaster;
-mod fused;
 mod stack;
 
 pub use char_lm::{CharLm, CharLmConfig};
 pub use classifier::{Pooling, SequenceClassifier, SequenceClassifierConfig};
+pub use error::ConfigError;
 pub use forecaster::{Forecaster, ForecasterConfig};
-pub use fused::{lstm_forward, FlexLstm};
 pub use stack::{LstmStack, LstmStackConfig, Recurrent};
+
+/// The README's examples, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

@@ -1,8 +1,18 @@
 use burn::nn::{BiLstm, BiLstmConfig, Dropout, DropoutConfig, Lstm, LstmConfig, LstmState};
 use burn::prelude::*;
 
+use crate::error::{positive, probability};
+use crate::ConfigError;
+
 /// Configuration of an [`LstmStack`]: `num_layers` LSTM layers, each reading the previous
 /// layer's outputs, with dropout between layers.
+///
+/// ```
+/// use zoo_lstm::LstmStackConfig;
+///
+/// let config = LstmStackConfig::new(28, 128).with_num_layers(2).with_dropout(0.1);
+/// assert!(config.validate().is_ok());
+/// ```
 #[derive(Config, Debug)]
 pub struct LstmStackConfig {
     /// Features per time step of the input.
@@ -21,6 +31,13 @@ pub struct LstmStackConfig {
 }
 
 /// One recurrent layer: a forward-only LSTM or a bidirectional one.
+///
+/// ```
+/// use zoo_lstm::{LstmStackConfig, Recurrent};
+///
+/// let stack = LstmStackConfig::new(3, 8).with_bidirectional(true).init(&burn::tensor::Device::flex());
+/// assert!(matches!(stack.layers[0], Recurrent::Bidirectional(_)));
+/// ```
 // Layers are built once per model, so the size gap between the variants costs nothing.
 #[allow(clippy::large_enum_variant)]
 #[derive(Module, Debug)]
@@ -32,6 +49,18 @@ pub enum Recurrent {
 }
 
 /// Stacked LSTM layers (Burn's [`Lstm`] / [`BiLstm`]). Build it with [`LstmStackConfig::init`].
+///
+/// Forward layers run through [`zoo_kernels::lstm_forward`] (the whole sequence as one kernel
+/// on flex, `Lstm::forward` elsewhere) and the dropout between layers through
+/// [`zoo_kernels::dropout()`].
+///
+/// ```
+/// use zoo_lstm::LstmStackConfig;
+///
+/// let stack = LstmStackConfig::new(3, 8).with_num_layers(2).init(&burn::tensor::Device::flex());
+/// assert_eq!(stack.layers.len(), 2);
+/// assert_eq!(stack.output_size(), 8);
+/// ```
 #[derive(Module, Debug)]
 pub struct LstmStack {
     /// The layers, input side first.
@@ -45,16 +74,43 @@ pub struct LstmStack {
 }
 
 impl LstmStackConfig {
+    /// Checks everything [`init`](Self::init) needs: `input_size`, `hidden_size` and
+    /// `num_layers` at least 1, `dropout` in `[0, 1)`. The error names the field.
+    ///
+    /// ```
+    /// use zoo_lstm::LstmStackConfig;
+    ///
+    /// assert_eq!(LstmStackConfig::new(28, 128).validate(), Ok(()));
+    /// let error = LstmStackConfig::new(28, 128).with_num_layers(0).validate().unwrap_err();
+    /// assert_eq!(error.to_string(), "num_layers: must be >= 1");
+    /// ```
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        positive("input_size", self.input_size)?;
+        positive("hidden_size", self.hidden_size)?;
+        positive("num_layers", self.num_layers)?;
+        probability("dropout", self.dropout)
+    }
+
     /// Builds the stack with fresh weights on `device`.
+    ///
+    /// ```
+    /// use burn::tensor::{Device, Tensor};
+    /// use zoo_lstm::LstmStackConfig;
+    ///
+    /// let device = Device::flex();
+    /// let stack = LstmStackConfig::new(3, 8).with_bidirectional(true).init(&device);
+    /// let (out, states) = stack.forward(Tensor::<3>::zeros([2, 5, 3], &device), None);
+    /// assert_eq!(out.dims(), [2, 5, 16]); // [batch, time, 2 * hidden]
+    /// assert_eq!(states.len(), 1);
+    /// ```
     ///
     /// # Panics
     ///
-    /// If a size or the layer count is zero, or dropout is outside `[0, 1)`.
+    /// With the message of [`validate`](Self::validate) when the configuration is invalid.
     pub fn init(&self, device: &Device) -> LstmStack {
-        assert!(
-            self.input_size > 0 && self.hidden_size > 0 && self.num_layers > 0,
-            "LSTM sizes and layer count must be positive"
-        );
+        if let Err(error) = self.validate() {
+            panic!("invalid LstmStackConfig: {error}");
+        }
         let directions = if self.bidirectional { 2 } else { 1 };
         let layers = (0..self.num_layers)
             .map(|i| {
@@ -83,6 +139,13 @@ impl LstmStackConfig {
 
 impl LstmStack {
     /// Width of each output step: `hidden_size`, doubled when bidirectional.
+    ///
+    /// ```
+    /// use zoo_lstm::LstmStackConfig;
+    ///
+    /// let stack = LstmStackConfig::new(3, 8).with_bidirectional(true).init(&burn::tensor::Device::flex());
+    /// assert_eq!(stack.output_size(), 16);
+    /// ```
     pub fn output_size(&self) -> usize {
         if self.bidirectional {
             2 * self.hidden_size
@@ -93,6 +156,15 @@ impl LstmStack {
 
     /// Every weight matrix (input and recurrent maps of every gate, every layer and direction),
     /// flattened: what weight penalties act on. Biases are not included.
+    ///
+    /// ```
+    /// use zoo_lstm::LstmStackConfig;
+    ///
+    /// let stack = LstmStackConfig::new(3, 4).init(&burn::tensor::Device::flex());
+    /// let weights = stack.weights(); // 4 gates x (input map, recurrent map)
+    /// assert_eq!(weights.len(), 8);
+    /// assert_eq!(weights[0].dims(), [3 * 4]);
+    /// ```
     pub fn weights(&self) -> Vec<Tensor<1>> {
         self.layers
             .iter()
@@ -121,6 +193,17 @@ impl LstmStack {
     /// state per layer is returned, each `[batch, output_size]`; a bidirectional layer's state
     /// is its forward and reverse states side by side. Feeding the returned states back in
     /// continues a sequence step by step (text generation).
+    ///
+    /// ```
+    /// use burn::tensor::{Device, Tensor};
+    /// use zoo_lstm::LstmStackConfig;
+    ///
+    /// let device = Device::flex();
+    /// let stack = LstmStackConfig::new(2, 6).with_num_layers(2).init(&device);
+    /// let (_, states) = stack.forward(Tensor::<3>::zeros([3, 4, 2], &device), None);
+    /// let (next, _) = stack.forward(Tensor::<3>::zeros([3, 1, 2], &device), Some(states));
+    /// assert_eq!(next.dims(), [3, 1, 6]); // one more step: [batch, 1, hidden]
+    /// ```
     pub fn forward(
         &self,
         input: Tensor<3>,
@@ -135,7 +218,7 @@ impl LstmStack {
             }
             let state = states.as_mut().and_then(|s| s.next());
             let (output, last) = match layer {
-                Recurrent::Forward(lstm) => crate::lstm_forward(lstm, x, state), // [batch, time, hidden]
+                Recurrent::Forward(lstm) => zoo_kernels::lstm_forward(lstm, x, state), // [batch, time, hidden]
                 Recurrent::Bidirectional(bilstm) => {
                     let state = state.map(|s| s.map_state(split_directions));
                     let (output, last) = bilstm.forward(x, state); // [batch, time, 2 * hidden]
@@ -164,6 +247,33 @@ fn join_directions(state: Tensor<3>) -> Tensor<2> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_default_config_is_valid() {
+        assert_eq!(LstmStackConfig::new(1, 1).validate(), Ok(()));
+        let config = LstmStackConfig::new(28, 128)
+            .with_num_layers(3)
+            .with_bidirectional(true)
+            .with_dropout(0.5);
+        assert_eq!(config.validate(), Ok(()));
+    }
+
+    #[test]
+    fn each_bad_field_is_named() {
+        let field = |config: LstmStackConfig| config.validate().unwrap_err().field().to_string();
+        let config = LstmStackConfig::new(28, 128);
+        assert_eq!(field(LstmStackConfig::new(0, 128)), "input_size");
+        assert_eq!(field(LstmStackConfig::new(28, 0)), "hidden_size");
+        assert_eq!(field(config.clone().with_num_layers(0)), "num_layers");
+        assert_eq!(field(config.clone().with_dropout(1.0)), "dropout");
+        assert_eq!(field(config.with_dropout(f64::NAN)), "dropout");
+    }
+
+    #[test]
+    #[should_panic(expected = "invalid LstmStackConfig: hidden_size: must be >= 1")]
+    fn init_panics_with_the_validation_message() {
+        LstmStackConfig::new(28, 0).init(&Device::flex());
+    }
 
     #[test]
     fn output_and_state_shapes() {

@@ -4,6 +4,13 @@ use burn::serde::{Deserialize, Serialize};
 /// The non-linearity applied after each hidden layer.
 ///
 /// Serialized in kebab-case (`"relu"`, `"leaky-relu"`, ...) so it reads well in a recipe.
+///
+/// ```
+/// use zoo_mlp::{Activation, MlpConfig};
+///
+/// let config = MlpConfig::new().with_activation(Activation::LeakyRelu);
+/// assert!(burn::config::config_to_json(&config).contains("\"leaky-relu\""));
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(crate = "burn::serde", rename_all = "kebab-case")]
 pub enum Activation {
@@ -22,6 +29,13 @@ pub enum Activation {
 
 impl Activation {
     /// The Burn layer configuration this activation stands for.
+    ///
+    /// ```
+    /// use burn::nn::activation::ActivationConfig;
+    /// use zoo_mlp::Activation;
+    ///
+    /// assert!(matches!(Activation::Tanh.layer_config(), ActivationConfig::Tanh));
+    /// ```
     pub fn layer_config(self) -> ActivationConfig {
         match self {
             Self::Relu => ActivationConfig::Relu,

@@ -1,11 +1,21 @@
 use burn::nn::{self, BatchNorm, BatchNormConfig, Dropout, DropoutConfig, Linear, LinearConfig};
 use burn::prelude::*;
 
-use crate::Activation;
+use crate::error::{positive, probability, widths};
+use crate::{Activation, ConfigError};
 
 /// Configuration of an [`Mlp`]: `input -> [linear -> (batch norm) -> activation -> dropout]* -> linear`.
 ///
 /// The defaults give the classic first network for MNIST: 784-128-10 with ReLU.
+///
+/// ```
+/// use zoo_mlp::MlpConfig;
+///
+/// let config = MlpConfig::new().with_hidden(vec![256, 128]).with_dropout(0.2);
+/// assert!(config.validate().is_ok());
+/// let mlp = config.init(&burn::tensor::Device::flex());
+/// assert_eq!(mlp.hidden.len(), 2);
+/// ```
 #[derive(Config, Debug)]
 pub struct MlpConfig {
     /// Number of input features (784 for a flattened 28x28 image).
@@ -31,7 +41,20 @@ pub struct MlpConfig {
     pub batch_norm: bool,
 }
 
-/// One hidden layer: linear, optional batch norm, activation, dropout.
+/// One hidden layer of an [`Mlp`]: linear, optional batch norm, activation, dropout. Built by
+/// [`MlpConfig::init`], found in [`Mlp::hidden`].
+///
+/// ```
+/// use burn::tensor::{Device, Tensor};
+/// use zoo_mlp::MlpConfig;
+///
+/// let device = Device::flex();
+/// let mlp = MlpConfig::new().with_hidden(vec![32]).init(&device);
+/// let layer = &mlp.hidden[0];
+/// assert_eq!(layer.linear.weight.dims(), [784, 32]);
+/// let x = layer.forward(Tensor::<2>::zeros([2, 784], &device)); // [batch, 32]
+/// assert_eq!(x.dims(), [2, 32]);
+/// ```
 #[derive(Module, Debug)]
 pub struct HiddenLayer {
     /// The affine map.
@@ -45,6 +68,14 @@ pub struct HiddenLayer {
 }
 
 /// A multi-layer perceptron returning logits. Build it with [`MlpConfig::init`].
+///
+/// ```
+/// use burn::module::Module;
+/// use zoo_mlp::MlpConfig;
+///
+/// let mlp = MlpConfig::new().init(&burn::tensor::Device::flex());
+/// assert_eq!(mlp.num_params(), 784 * 128 + 128 + 128 * 10 + 10);
+/// ```
 #[derive(Module, Debug)]
 pub struct Mlp {
     /// Dropout applied to the input features.
@@ -56,23 +87,42 @@ pub struct Mlp {
 }
 
 impl MlpConfig {
+    /// Checks everything [`init`](Self::init) needs: `input_size`, `output_size` and every
+    /// hidden width at least 1, `dropout` and `input_dropout` in `[0, 1)`. The error names the
+    /// field (`hidden[1]: widths must be >= 1`).
+    ///
+    /// ```
+    /// use zoo_mlp::MlpConfig;
+    ///
+    /// assert_eq!(MlpConfig::new().validate(), Ok(()));
+    /// let error = MlpConfig::new().with_hidden(vec![64, 0]).validate().unwrap_err();
+    /// assert_eq!(error.to_string(), "hidden[1]: widths must be >= 1");
+    /// let error = MlpConfig::new().with_dropout(1.0).validate().unwrap_err();
+    /// assert_eq!(error.field(), "dropout");
+    /// ```
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        positive("input_size", self.input_size)?;
+        widths("hidden", &self.hidden)?;
+        positive("output_size", self.output_size)?;
+        probability("dropout", self.dropout)?;
+        probability("input_dropout", self.input_dropout)
+    }
+
     /// Builds the network with freshly initialized weights on `device`.
     ///
     /// # Panics
     ///
-    /// If a dropout probability is outside `[0, 1)` or a size is zero; validate user input
-    /// before calling (the `zoo` recipes do).
+    /// With the message of [`validate`](Self::validate) when the configuration is invalid;
+    /// call `validate` first to report user input as an error (the `zoo` recipes do).
     pub fn init(&self, device: &Device) -> Mlp {
-        assert!(
-            self.input_size > 0 && self.output_size > 0,
-            "MLP sizes must be positive"
-        );
+        if let Err(error) = self.validate() {
+            panic!("invalid MlpConfig: {error}");
+        }
         let mut width = self.input_size;
         let hidden = self
             .hidden
             .iter()
             .map(|&out| {
-                assert!(out > 0, "MLP hidden widths must be positive");
                 let layer = HiddenLayer {
                     linear: LinearConfig::new(width, out).init(device),
                     norm: self
@@ -108,6 +158,14 @@ impl HiddenLayer {
 impl Mlp {
     /// Every weight matrix, flattened, input side first: what weight penalties (L1, L2) act on.
     /// Biases and batch-norm parameters are not included.
+    ///
+    /// ```
+    /// use zoo_mlp::MlpConfig;
+    ///
+    /// let mlp = MlpConfig::new().init(&burn::tensor::Device::flex());
+    /// let sizes: Vec<usize> = mlp.weights().iter().map(|w| w.dims()[0]).collect();
+    /// assert_eq!(sizes, [784 * 128, 128 * 10]);
+    /// ```
     pub fn weights(&self) -> Vec<Tensor<1>> {
         self.hidden
             .iter()
@@ -118,13 +176,52 @@ impl Mlp {
     }
 
     /// Logits for a batch of feature vectors: `[batch, input_size] -> [batch, output_size]`.
+    ///
+    /// ```
+    /// use burn::tensor::{Device, Tensor};
+    /// use zoo_mlp::MlpConfig;
+    ///
+    /// let device = Device::flex();
+    /// let mlp = MlpConfig::new().init(&device);
+    /// let logits = mlp.forward(Tensor::<2>::zeros([4, 784], &device)); // [batch, 10]
+    /// assert_eq!(logits.dims(), [4, 10]);
+    /// ```
     pub fn forward(&self, input: Tensor<2>) -> Tensor<2> {
-        self.output.forward(self.features(input)) // [batch, output_size]
+        self.logits_of_features(self.features(input)) // [batch, output_size]
+    }
+
+    /// The logits from [`features`](Self::features): the last affine map alone,
+    /// `[batch, last hidden width] -> [batch, output_size]`. `forward(x)` is
+    /// `logits_of_features(features(x))`.
+    ///
+    /// ```
+    /// use burn::tensor::{Device, Tensor};
+    /// use zoo_mlp::MlpConfig;
+    ///
+    /// let device = Device::flex();
+    /// let mlp = MlpConfig::new().with_hidden(vec![32, 16]).init(&device);
+    /// let x = Tensor::<2>::ones([2, 784], &device);
+    /// let features = mlp.features(x.clone()); // [batch, 16]
+    /// let logits = mlp.logits_of_features(features); // [batch, 10]
+    /// assert_eq!(logits.into_data(), mlp.forward(x).into_data());
+    /// ```
+    pub fn logits_of_features(&self, features: Tensor<2>) -> Tensor<2> {
+        self.output.forward(features) // [batch, output_size]
     }
 
     /// The last hidden layer's activations (the input itself when there is no hidden layer):
     /// `[batch, input_size] -> [batch, last hidden width]`. Used as an embedding, e.g. for the
     /// Fréchet distance between two sets of images.
+    ///
+    /// ```
+    /// use burn::tensor::{Device, Tensor};
+    /// use zoo_mlp::MlpConfig;
+    ///
+    /// let device = Device::flex();
+    /// let mlp = MlpConfig::new().with_hidden(vec![64, 32]).init(&device);
+    /// let features = mlp.features(Tensor::<2>::zeros([5, 784], &device)); // [batch, 32]
+    /// assert_eq!(features.dims(), [5, 32]);
+    /// ```
     pub fn features(&self, input: Tensor<2>) -> Tensor<2> {
         let x = zoo_kernels::dropout(&self.input_dropout, input); // [batch, input_size]
         self.hidden.iter().fold(x, |x, layer| layer.forward(x)) // [batch, last hidden width]
@@ -220,8 +317,47 @@ mod tests {
         let x = Tensor::<2>::ones([2, 6], &device);
         let features = mlp.features(x.clone());
         assert_eq!(features.dims(), [2, 4]);
-        let logits = mlp.output.forward(features).into_data();
+        let logits = mlp.logits_of_features(features).into_data();
         assert_eq!(logits, mlp.forward(x).into_data());
+    }
+
+    #[test]
+    fn the_default_config_is_valid() {
+        assert_eq!(MlpConfig::new().validate(), Ok(()));
+        // No hidden layer (softmax regression) and the largest dropout below 1 are fine.
+        let linear = MlpConfig::new().with_hidden(vec![]).with_dropout(0.99);
+        assert_eq!(linear.validate(), Ok(()));
+    }
+
+    #[test]
+    fn each_bad_field_is_named() {
+        let field = |config: MlpConfig| config.validate().unwrap_err().field().to_string();
+        assert_eq!(field(MlpConfig::new().with_input_size(0)), "input_size");
+        assert_eq!(field(MlpConfig::new().with_output_size(0)), "output_size");
+        assert_eq!(field(MlpConfig::new().with_hidden(vec![0])), "hidden[0]");
+        assert_eq!(
+            field(MlpConfig::new().with_hidden(vec![8, 4, 0])),
+            "hidden[2]"
+        );
+        assert_eq!(field(MlpConfig::new().with_dropout(1.0)), "dropout");
+        assert_eq!(field(MlpConfig::new().with_dropout(-0.1)), "dropout");
+        assert_eq!(
+            field(MlpConfig::new().with_input_dropout(1.5)),
+            "input_dropout"
+        );
+        let error = MlpConfig::new().with_hidden(vec![64, 0]).validate();
+        assert_eq!(
+            error.unwrap_err().to_string(),
+            "hidden[1]: widths must be >= 1"
+        );
+    }
+
+    #[test]
+    #[should_panic(expected = "invalid MlpConfig: hidden[1]: widths must be >= 1")]
+    fn init_panics_with_the_validation_message() {
+        MlpConfig::new()
+            .with_hidden(vec![64, 0])
+            .init(&Device::flex());
     }
 
     #[test]

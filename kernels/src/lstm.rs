@@ -17,11 +17,13 @@
 //! let device = Device::flex();
 //! let lstm = LstmConfig::new(3, 8, true).init(&device);
 //! let x = Tensor::<3>::ones([2, 5, 3], &device); // [batch, time, input]
-//! let (hidden, state) = zoo_lstm::lstm_forward(&lstm, x, None);
+//! let (hidden, state) = zoo_kernels::lstm_forward(&lstm, x, None);
 //! assert_eq!(hidden.dims(), [2, 5, 8]); // [batch, time, hidden]
 //! assert_eq!(state.cell.dims(), [2, 8]);
 //! ```
 
+use crate::approx::{sigmoid, tanh};
+use crate::matrix::{product, View};
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
 use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
 use burn::backend::autodiff::grads::Gradients;
@@ -34,8 +36,6 @@ use burn::nn::{activation::Activation, GateController, Lstm, LstmState};
 use burn::prelude::*;
 use burn::tensor::{DType, TensorData};
 use rayon::prelude::*;
-use zoo_kernels::approx::{sigmoid, tanh};
-use zoo_kernels::matrix::{product, View};
 
 /// `lstm.forward(x, state)`, through [`FlexLstm`] when `x` `[batch, time, input]` lives on flex
 /// (with or without autodiff) and the layer is a plain one: batch first, forward in time, no

@@ -1,7 +1,7 @@
 //! The classic CNN's second convolution (64 images, 32 -> 64 channels, 26x26 -> 24x24),
-//! forward and backward on flex: Burn's `Conv2d` against `zoo_cnn::conv2d`.
+//! forward and backward on flex: Burn's `Conv2d` against `zoo_kernels::conv2d`.
 //!
-//! `cargo bench -p zoo-cnn`
+//! `cargo bench -p zoo-kernels --bench conv`
 
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::tensor::{Device, Distribution, Tensor};
@@ -9,7 +9,7 @@ use criterion::{criterion_group, criterion_main, Criterion};
 
 fn step(conv: &Conv2d, x: &Tensor<4>, fused: bool) {
     let y = if fused {
-        zoo_cnn::conv2d(conv, x.clone())
+        zoo_kernels::conv2d(conv, x.clone())
     } else {
         conv.forward(x.clone())
     }; // [64, 64, 24, 24]
@@ -23,7 +23,7 @@ fn conv(c: &mut Criterion) {
     let mut group = c.benchmark_group("conv2d 64x32x26x26 -> 64, forward + backward");
     group.sample_size(20);
     group.bench_function("burn Conv2d", |b| b.iter(|| step(&conv, &x, false)));
-    group.bench_function("zoo_cnn::conv2d", |b| b.iter(|| step(&conv, &x, true)));
+    group.bench_function("zoo_kernels::conv2d", |b| b.iter(|| step(&conv, &x, true)));
     group.finish();
 }
 

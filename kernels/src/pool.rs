@@ -1,5 +1,5 @@
-//! The max-pooling of a [`ConvBlock`](crate::ConvBlock): Burn's `MaxPool2d`, with a direct
-//! kernel on the flex CPU backend for non-overlapping windows.
+//! Burn's `MaxPool2d`, with a direct kernel on the flex CPU backend for non-overlapping windows
+//! (zoo-cnn's convolution blocks pool through it).
 //!
 //! flex pools through a general 3-d path that records indices; for the windows a CNN uses
 //! (kernel = stride, no padding) [`max_pool2d`] takes the maximum of each window in one pass and,
@@ -13,7 +13,7 @@
 //! let device = Device::flex();
 //! let pool = MaxPool2dConfig::new([2, 2]).init();
 //! let x = Tensor::<4>::from_floats([[[[1.0, 2.0], [4.0, 3.0]]]], &device); // [1, 1, 2, 2]
-//! let y = zoo_cnn::max_pool2d(&pool, x); // [1, 1, 1, 1]
+//! let y = zoo_kernels::max_pool2d(&pool, x); // [1, 1, 1, 1]
 //! assert_eq!(y.into_scalar::<f32>(), 4.0);
 //! ```
 
@@ -246,7 +246,7 @@ mod tests {
     use burn::nn::pool::MaxPool2dConfig;
     use burn::tensor::{Distribution, Tolerance};
 
-    /// Output and input gradient of `zoo_cnn::max_pool2d` and `MaxPool2d::forward` on `device`.
+    /// Output and input gradient of [`max_pool2d`] and `MaxPool2d::forward` on `device`.
     fn compare(pool: MaxPool2d, input: [usize; 4], device: Device) {
         device.seed(5);
         // Normal values: no ties inside a window, so both pick the same maximum.

@@ -1,7 +1,7 @@
 //! One LSTM layer over row-wise MNIST (64 images, 28 steps of 28 pixels, hidden 128), forward
-//! and backward on flex: Burn's `Lstm` against `zoo_lstm::lstm_forward`.
+//! and backward on flex: Burn's `Lstm` against `zoo_kernels::lstm_forward`.
 //!
-//! `cargo bench -p zoo-lstm`
+//! `cargo bench -p zoo-kernels --bench lstm`
 
 use burn::nn::{Lstm, LstmConfig};
 use burn::tensor::{Device, Distribution, Tensor};
@@ -9,7 +9,7 @@ use criterion::{criterion_group, criterion_main, Criterion};
 
 fn step(lstm: &Lstm, x: &Tensor<3>, fused: bool) {
     let (hidden, _) = if fused {
-        zoo_lstm::lstm_forward(lstm, x.clone(), None)
+        zoo_kernels::lstm_forward(lstm, x.clone(), None)
     } else {
         lstm.forward(x.clone(), None)
     }; // [64, 28, 128]
@@ -23,7 +23,7 @@ fn lstm(c: &mut Criterion) {
     let mut group = c.benchmark_group("lstm 64x28x28 -> 128, forward + backward");
     group.sample_size(20);
     group.bench_function("burn Lstm", |b| b.iter(|| step(&lstm, &x, false)));
-    group.bench_function("zoo_lstm::lstm_forward", |b| {
+    group.bench_function("zoo_kernels::lstm_forward", |b| {
         b.iter(|| step(&lstm, &x, true))
     });
     group.finish();

@@ -1,5 +1,5 @@
-//! The convolution of a [`ConvBlock`](crate::ConvBlock): Burn's `Conv2d`, computed on the flex
-//! CPU backend as matrix products.
+//! Burn's `Conv2d`, computed on the flex CPU backend as matrix products (zoo-cnn's convolution
+//! blocks run through it).
 //!
 //! flex runs a convolution's forward pass directly, its input gradient as a transposed
 //! convolution and its weight gradient as another convolution whose kernel is the whole output
@@ -18,12 +18,13 @@
 //! let device = Device::flex().autodiff();
 //! let conv = Conv2dConfig::new([1, 4], [3, 3]).init(&device);
 //! let x = Tensor::<4>::ones([2, 1, 8, 8], &device); // [batch, channels, height, width]
-//! let y = zoo_cnn::conv2d(&conv, x); // [batch, 4, 6, 6]
+//! let y = zoo_kernels::conv2d(&conv, x); // [batch, 4, 6, 6]
 //! assert_eq!(y.dims(), [2, 4, 6, 6]);
 //! let grads = y.sum().backward();
 //! assert!(conv.weight.val().grad(&grads).is_some());
 //! ```
 
+use crate::matrix::{product, View};
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
 use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
 use burn::backend::autodiff::grads::Gradients;
@@ -38,7 +39,6 @@ use burn::nn::PaddingConfig2d;
 use burn::prelude::*;
 use burn::tensor::{DType, Shape, TensorData};
 use rayon::prelude::*;
-use zoo_kernels::matrix::{product, View};
 
 /// `conv.forward(x)`, through the flex kernels of [`FlexConv`] when `x` lives on the flex
 /// backend (with or without autodiff) and the convolution has a bias, one group and no `Same`
@@ -480,7 +480,7 @@ mod tests {
     use burn::nn::conv::Conv2dConfig;
     use burn::tensor::{Distribution, Tolerance};
 
-    /// Output and the gradients of input, weight and bias of `zoo_cnn::conv2d` and of
+    /// Output and the gradients of input, weight and bias of [`conv2d`] and of
     /// `Conv2d::forward` for the same layer and input, on flex with autodiff.
     fn compare(config: Conv2dConfig, input: [usize; 4]) {
         let device = Device::flex().autodiff();
