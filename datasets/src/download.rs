@@ -1,13 +1,13 @@
 //! Downloading a dataset file from a list of mirrors, verifying it and caching it atomically.
 
-use std::fs;
-use std::io::{Read, Write};
+use std::io::Read;
 use std::path::Path;
 use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use sha2::{Digest, Sha256};
 
+use crate::fs::write_atomically;
 use crate::idx::decode;
 use crate::kind::IdxFile;
 use crate::DataError;
@@ -118,24 +118,6 @@ fn progress_bar(total: Option<u64>, url: &str) -> ProgressBar {
     bar
 }
 
-/// Writes `bytes` to `dest` through a temporary file in the same folder and a rename, so a
-/// crash never leaves a partial file under the final name.
-pub(crate) fn write_atomically(dest: &Path, bytes: &[u8]) -> Result<(), DataError> {
-    let dir = dest.parent().unwrap_or(Path::new("."));
-    fs::create_dir_all(dir).map_err(|e| DataError::io(dir, "create folder", e))?;
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".download-")
-        .suffix(".part")
-        .tempfile_in(dir)
-        .map_err(|e| DataError::io(dir, "create temporary file in", e))?;
-    tmp.write_all(bytes)
-        .and_then(|()| tmp.as_file().sync_all())
-        .map_err(|e| DataError::io(tmp.path(), "write", e))?;
-    tmp.persist(dest)
-        .map_err(|e| DataError::io(dest, "rename into place", e.error))?;
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -152,15 +134,5 @@ mod tests {
             sha256_hex(b"abc"),
             "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
         );
-    }
-
-    #[test]
-    fn atomic_write_leaves_only_the_final_file() {
-        let dir = tempfile::tempdir().unwrap();
-        let dest = dir.path().join("sub").join("file.gz");
-        write_atomically(&dest, b"content").unwrap();
-        assert_eq!(fs::read(&dest).unwrap(), b"content");
-        let names: Vec<_> = fs::read_dir(dest.parent().unwrap()).unwrap().collect();
-        assert_eq!(names.len(), 1);
     }
 }
