@@ -1,8 +1,10 @@
 //! burn-zoo: a model zoo and experiment runner built on [Burn](https://burn.dev).
 //!
-//! This crate gathers the workspace: the models ([`mlp`]), the data loaders ([`datasets`]) and the
-//! training library behind the `zoo` command ([`train`]). Depend on a single model crate
-//! (`zoo-mlp`) when you only need the network.
+//! This crate gathers the workspace: the four model families ([`mlp`], [`cnn`], [`lstm`],
+//! [`gan`]), the flex kernels they call ([`kernels`]), the data loaders ([`datasets`]), the
+//! training library behind the `zoo` command ([`train`]) and the experiments built on it
+//! ([`experiments`]: search, regularization study, bench, GAN quality). Depend on a single model
+//! crate (`zoo-mlp`, ...) when you only need the network.
 //!
 //! ```
 //! use burn_zoo::burn::tensor::{Device, Tensor};
@@ -17,5 +19,9 @@
 pub use burn;
 pub use zoo_cnn as cnn;
 pub use zoo_datasets as datasets;
+pub use zoo_experiments as experiments;
+pub use zoo_gan as gan;
+pub use zoo_kernels as kernels;
+pub use zoo_lstm as lstm;
 pub use zoo_mlp as mlp;
 pub use zoo_train as train;

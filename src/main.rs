@@ -1,5 +1,8 @@
-//! The `zoo` command: see `zoo --help`, and `zoo_train::cli` for the implementation.
+//! The `zoo` command: see `zoo --help`. The command line lives in `cli.rs`; everything it does
+//! is in the library crates (`zoo-train`, `zoo-experiments`).
+
+mod cli;
 
 fn main() -> std::process::ExitCode {
-    zoo_train::cli::main()
+    cli::main()
 }

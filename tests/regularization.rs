@@ -1,9 +1,9 @@
 //! Each regularizer has the effect it is named for, on the embedded mini MNIST.
 
 use burn_zoo::burn::tensor::Device;
-use burn_zoo::train::max_norm::largest_unit_norm;
-use burn_zoo::train::model::Network;
-use burn_zoo::train::{load_run, train, Backend, Recipe, RunOptions, Summary};
+use burn_zoo::train::optim::max_norm::largest_unit_norm;
+use burn_zoo::train::tasks::classify::{load_classifier, Network};
+use burn_zoo::train::{train, Backend, Recipe, RunOptions, Summary};
 
 fn run(dir: &std::path::Path, name: &str, overrides: &[&str]) -> Summary {
     let mut all = vec!["training.epochs=3".to_string()];
@@ -20,7 +20,7 @@ fn run(dir: &std::path::Path, name: &str, overrides: &[&str]) -> Summary {
 
 /// The MLP weight matrices of a finished run, as plain numbers: one Vec per layer.
 fn weights(summary: &Summary) -> Vec<Vec<f32>> {
-    let (_, model) = load_run(&summary.run_dir, &Device::flex()).unwrap();
+    let (_, model) = load_classifier(&summary.run_dir, &Device::flex()).unwrap();
     let Network::Mlp(mlp) = &model.network else {
         panic!("an MLP run")
     };
@@ -72,7 +72,7 @@ fn explicit_l2_shrinks_the_weights() {
 fn max_norm_bounds_every_unit() {
     let dir = tempfile::tempdir().unwrap();
     let largest = |s: &Summary| -> f32 {
-        let (_, model) = load_run(&s.run_dir, &Device::flex()).unwrap();
+        let (_, model) = load_classifier(&s.run_dir, &Device::flex()).unwrap();
         let Network::Mlp(mlp) = &model.network else {
             panic!("an MLP run")
         };
@@ -107,10 +107,12 @@ fn label_smoothing_makes_predictions_less_confident() {
         &["regularization.label_smoothing=0.3"],
     );
     // Smoothed targets keep the model from driving the training loss toward 0.
+    let (plain, smooth) = (
+        plain.metrics.train_loss.unwrap(),
+        smooth.metrics.train_loss.unwrap(),
+    );
     assert!(
-        smooth.metrics.train_loss > 2.0 * plain.metrics.train_loss,
-        "train loss: none {}, smoothing {}",
-        plain.metrics.train_loss,
-        smooth.metrics.train_loss
+        smooth > 2.0 * plain,
+        "train loss: none {plain}, smoothing {smooth}"
     );
 }

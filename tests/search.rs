@@ -81,7 +81,7 @@ fn started(stdout: &str) -> Vec<usize> {
 }
 
 fn show(db: &str, study: &str) -> String {
-    let output = zoo(&["study", "show", study, "--storage", db]);
+    let output = zoo(&["search", "show", study, "--storage", db]);
     assert_ok(&output);
     text(&output.stdout)
 }

@@ -1,9 +1,10 @@
-//! Recipes, backend selection, training, evaluation and reports for burn-zoo; the library
-//! behind the `zoo` command.
+//! The training library of burn-zoo: recipes, backend selection, one run driver for every task,
+//! and the four tasks (image classification, character language modelling, forecasting, GANs).
 //!
 //! A run is a function: [`train`] takes a [`Recipe`] and [`RunOptions`] and returns a
-//! [`Summary`], writing a run folder (resolved recipe, model, `metrics.csv`, `summary.json`,
-//! `curves.png`, the log). The CLI calls it; so do studies and searches.
+//! [`Summary`], writing a run folder (resolved recipe, checkpoints, model, `metrics.csv`,
+//! `curves.png`, `summary.json`). The `zoo` command calls it; so do the experiments (studies,
+//! searches, benchmarks) of the `zoo-experiments` crate.
 //!
 //! ```no_run
 //! use zoo_train::{train, Backend, Recipe, RunOptions};
@@ -13,32 +14,41 @@
 //! println!("test accuracy {:.2}%", 100.0 * summary.metrics.test_accuracy.unwrap_or(0.0));
 //! # anyhow::Ok(())
 //! ```
+//!
+//! Modules, in the direction of their dependencies: [`recipe`] (pure data), [`backend`] (the
+//! one place a `--backend` name becomes a Burn `Device`), [`optim`], [`plot`], [`run`] (the
+//! driver and the run folder), [`tasks`] (one module per task).
 #![warn(missing_docs)]
 
-pub mod adam;
 pub mod allocator;
 pub mod backend;
-pub mod bench;
-pub mod cli;
-pub mod data;
-pub mod evaluate;
-pub mod forecast;
-pub mod gan;
-pub mod history;
-pub mod language_model;
-pub mod max_norm;
-pub mod model;
-pub mod model_spec;
-pub mod optimizer;
+pub mod optim;
 pub mod plot;
-pub mod predict;
-pub mod progress;
 pub mod recipe;
 pub mod run;
-pub mod search;
-pub mod setup;
-pub mod study;
+pub mod tasks;
+
+use anyhow::Result;
 
 pub use backend::Backend;
-pub use recipe::Recipe;
-pub use run::{load_run, train, RunOptions, Summary, SummaryMetrics};
+pub use recipe::{Recipe, Task};
+pub use run::options::{EpochCallback, EpochFigures, RunOptions};
+pub use run::summary::{QualityScores, Summary, SummaryMetrics};
+
+use run::driver::drive;
+use tasks::classify::Classify;
+use tasks::forecast::Forecasting;
+use tasks::gan::train::AdversarialTraining;
+use tasks::language_model::LanguageModelling;
+
+/// Trains `recipe` as `options` say, evaluates it (on the test set unless
+/// [`RunOptions::skip_test`]) and writes the run folder. Every task goes through the same
+/// driver; the task is the recipe's (`[model] kind`).
+pub fn train(recipe: &Recipe, options: &RunOptions) -> Result<Summary> {
+    match recipe.task() {
+        Task::ImageClassification => drive::<Classify>(recipe, options),
+        Task::CharLm => drive::<LanguageModelling>(recipe, options),
+        Task::Forecast => drive::<Forecasting>(recipe, options),
+        Task::Gan => drive::<AdversarialTraining>(recipe, options),
+    }
+}

@@ -7,8 +7,6 @@ use anyhow::{anyhow, Result};
 use plotters::prelude::*;
 use plotters::style::{register_font, FontStyle};
 
-use crate::history::EpochRecord;
-
 const FONT: &str = "zoo-sans";
 static FONT_BYTES: &[u8] = include_bytes!("../assets/DejaVuSansMono.ttf");
 
@@ -131,13 +129,13 @@ pub struct Panel<'a> {
     pub series: Vec<Series<'a>>,
 }
 
-/// Draws `panels` side by side (550x420 pixels each) into a PNG, written atomically.
-pub fn panels(path: &Path, panels: &[Panel]) -> Result<()> {
+/// Draws `panels` side by side (550x420 pixels each) and returns the PNG file's bytes.
+pub fn render(panels: &[Panel]) -> Result<Vec<u8>> {
     ensure_font();
-    let tmp = path.with_extension("tmp.png");
+    let (width, height) = (550 * panels.len().max(1) as u32, 420);
+    let mut rgb = vec![0u8; (width * height * 3) as usize];
     {
-        let width = 550 * panels.len().max(1) as u32;
-        let root = BitMapBackend::new(&tmp, (width, 420)).into_drawing_area();
+        let root = BitMapBackend::with_buffer(&mut rgb, (width, height)).into_drawing_area();
         root.fill(&WHITE).map_err(|e| anyhow!("plot: {e}"))?;
         for (area, panel) in root
             .split_evenly((1, panels.len().max(1)))
@@ -154,64 +152,18 @@ pub fn panels(path: &Path, panels: &[Panel]) -> Result<()> {
         }
         root.present().map_err(|e| anyhow!("plot: {e}"))?;
     }
-    std::fs::rename(&tmp, path).map_err(|e| anyhow!("cannot write {}: {e}", path.display()))
+    let image = image::RgbImage::from_raw(width, height, rgb)
+        .ok_or_else(|| anyhow!("plot: the bitmap has the wrong size"))?;
+    let mut png = Vec::new();
+    image
+        .write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
+        .map_err(|e| anyhow!("plot: cannot encode the PNG: {e}"))?;
+    Ok(png)
 }
 
-/// `curves.png`: loss (left) and accuracy (right) per epoch, train vs valid. The accuracy panel
-/// is left out for tasks without accuracy (forecasters).
-pub fn training_curves(path: &Path, epochs: &[EpochRecord]) -> Result<()> {
-    let pick = |f: &dyn Fn(&EpochRecord) -> f64| -> Vec<(f64, f64)> {
-        epochs.iter().map(|r| (r.epoch as f64, f(r))).collect()
-    };
-    let split = |label, f: &dyn Fn(&EpochRecord) -> f64| Series {
-        label,
-        points: pick(f),
-        line: true,
-    };
-    let mut charts = vec![Panel {
-        title: "loss",
-        x_label: "epoch",
-        y_label: "mean loss",
-        series: vec![
-            split("train", &|r| r.train.loss),
-            split("valid", &|r| r.valid.loss),
-        ],
-    }];
-    if epochs.iter().any(|r| r.valid.accuracy.is_finite()) {
-        charts.push(Panel {
-            title: "accuracy",
-            x_label: "epoch",
-            y_label: "accuracy (%)",
-            series: vec![
-                split("train", &|r| 100.0 * r.train.accuracy),
-                split("valid", &|r| 100.0 * r.valid.accuracy),
-            ],
-        });
-    }
-    panels(path, &charts)
-}
-
-/// `forecast.png`: a stretch of the test series and the model's forecasts of it, each forecast
-/// made from the true values before it.
-pub fn forecast(path: &Path, actual: &[(f64, f64)], forecast: &[(f64, f64)]) -> Result<()> {
-    panels(
-        path,
-        &[Panel {
-            title: "test series and forecasts",
-            x_label: "step",
-            y_label: "value",
-            series: vec![
-                Series {
-                    label: "actual",
-                    points: actual.to_vec(),
-                    line: true,
-                },
-                Series {
-                    label: "forecast",
-                    points: forecast.to_vec(),
-                    line: true,
-                },
-            ],
-        }],
-    )
+/// Draws `panels` side by side into a PNG file at `path`, written atomically.
+pub fn panels(path: &Path, panels: &[Panel]) -> Result<()> {
+    let png = render(panels)?;
+    zoo_datasets::write_atomically(path, &png)
+        .map_err(|e| anyhow!("cannot write {}: {e}", path.display()))
 }

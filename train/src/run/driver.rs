@@ -1,0 +1,144 @@
+//! The one run driver: [`drive`] takes any [`Task`] from a recipe to a finished run folder. It
+//! owns what every task shares: the device, the run folder, the resolved recipe, the resume
+//! point, the per-epoch history, and `summary.json`. A task brings its data, its model and its
+//! training loop (burn-train's for the supervised tasks, its own for the GAN).
+
+use anyhow::{bail, Result};
+use burn::tensor::Device;
+
+use crate::backend::smoke_test;
+use crate::recipe::Recipe;
+
+use super::folder::{CheckpointLayout, RunFolder};
+use super::history::{BestBy, EpochRow, History};
+use super::options::RunOptions;
+use super::summary::{Summary, SummaryMetrics};
+
+/// One task of the zoo (image classification, character language modelling, forecasting, the
+/// adversarial GAN), as the driver sees it.
+pub trait Task {
+    /// The task's data, loaded once per run.
+    type Data;
+    /// The trained model, on the inference device.
+    type Model;
+    /// One row of the run's `metrics.csv`.
+    type Epoch: EpochRow;
+    /// The files of one epoch's checkpoint.
+    const CHECKPOINT: CheckpointLayout;
+
+    /// Loads (and for `--dry-run`, cuts down) the data the recipe names.
+    fn load_data(recipe: &Recipe, options: &RunOptions) -> Result<Self::Data>;
+    /// One line saying what is trained on what, printed when the run starts.
+    fn describe(recipe: &Recipe, data: &Self::Data) -> String;
+    /// The figure that picks the best epoch, if any.
+    fn best_by(recipe: &Recipe) -> Option<BestBy>;
+    /// Trains from scratch, or from the checkpoint of `run.resume_epoch`, recording every epoch
+    /// in `run.history`.
+    fn fit(run: &mut Run<Self::Epoch>, data: &Self::Data) -> Result<(Self::Model, FitStats)>;
+    /// Saves the model and the task's other outputs into the run folder and returns the
+    /// figures of `summary.json` (test figures only when `run.options.skip_test` is false).
+    fn finish(
+        run: &Run<Self::Epoch>,
+        model: &Self::Model,
+        data: &Self::Data,
+    ) -> Result<SummaryMetrics>;
+}
+
+/// A run in progress, as a task's [`Task::fit`] sees it.
+pub struct Run<R> {
+    /// The resolved recipe (with `--dry-run`, one epoch).
+    pub recipe: Recipe,
+    /// How to run it.
+    pub options: RunOptions,
+    /// The inference device (`.autodiff()` to train).
+    pub device: Device,
+    /// The run folder.
+    pub folder: RunFolder,
+    /// The epoch whose checkpoint the run continues from, when resuming.
+    pub resume_epoch: Option<usize>,
+    /// The epochs recorded so far.
+    pub history: History<R>,
+}
+
+/// How a task's training went.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct FitStats {
+    /// Epochs completed.
+    pub epochs_run: usize,
+    /// The epoch with the best monitored figure.
+    pub best_epoch: usize,
+    /// Wall-clock seconds of training.
+    pub seconds: f64,
+    /// Training examples per second.
+    pub samples_per_second: f64,
+}
+
+/// Runs `recipe` as task `T`: device, run folder (new, or resumed from its last complete
+/// checkpoint), data, training, the task's outputs and `summary.json`.
+pub fn drive<T: Task>(recipe: &Recipe, options: &RunOptions) -> Result<Summary> {
+    let device = options.backend.device()?;
+    smoke_test(&device)?;
+    let mut recipe = recipe.clone();
+    if options.dry_run {
+        recipe.training.epochs = 1;
+    }
+    let best_by = T::best_by(&recipe);
+    let patience = recipe.training.early_stopping_patience;
+    let folder = RunFolder::prepare(&recipe, options.run_dir.as_deref(), options.resume)?;
+    let (resume_epoch, history) = if options.resume {
+        let mut history = History::<T::Epoch>::load(&folder, best_by, patience)
+            .unwrap_or_else(|_| History::new(&folder, best_by, patience));
+        // burn-train writes an epoch's checkpoint before the end-of-epoch hook records its
+        // metrics, so a run killed in between has one without the other: take the last epoch
+        // that has both.
+        let epoch = folder.last_complete_checkpoint(&T::CHECKPOINT, history.last_epoch())?;
+        history.truncate_to(epoch);
+        if epoch >= recipe.training.epochs {
+            bail!(
+                "run '{}' already has {epoch} epochs of {}; pass --epochs N with N > {epoch} to train further",
+                folder.path().display(),
+                recipe.training.epochs
+            );
+        }
+        (Some(epoch), history)
+    } else {
+        (None, History::new(&folder, best_by, patience))
+    };
+    let data = T::load_data(&recipe, options)?;
+    println!(
+        "training '{}' on {} ({}) with backend {}, {} epochs{}",
+        recipe.name,
+        recipe.data.dataset,
+        T::describe(&recipe, &data),
+        options.backend,
+        recipe.training.epochs,
+        resume_epoch.map_or(String::new(), |e| format!(", resuming after epoch {e}"))
+    );
+    // Written once the data has loaded, so a run that could not start leaves no recipe behind.
+    folder.write_recipe(&recipe)?;
+    let mut run = Run {
+        recipe,
+        options: options.clone(),
+        device,
+        folder,
+        resume_epoch,
+        history,
+    };
+    let (model, stats) = T::fit(&mut run, &data)?;
+    let metrics = T::finish(&run, &model, &data)?;
+    let summary = Summary {
+        recipe: run.recipe.name.clone(),
+        task: run.recipe.task().name().to_string(),
+        dataset: run.recipe.data.dataset.to_string(),
+        backend: options.backend.name().to_string(),
+        seed: run.recipe.training.seed,
+        epochs_run: stats.epochs_run,
+        best_epoch: stats.best_epoch,
+        train_seconds: stats.seconds,
+        train_samples_per_second: stats.samples_per_second,
+        metrics,
+        run_dir: run.folder.path().to_path_buf(),
+    };
+    run.folder.write_summary(&summary)?;
+    Ok(summary)
+}
