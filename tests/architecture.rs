@@ -14,6 +14,7 @@ use std::path::{Path, PathBuf};
 /// The crates of the workspace and their source folders.
 const CRATES: &[(&str, &str)] = &[
     ("zoo-kernels", "kernels/src"),
+    ("zoo-model-core", "models/core/src"),
     ("zoo-mlp", "models/mlp/src"),
     ("zoo-cnn", "models/cnn/src"),
     ("zoo-lstm", "models/lstm/src"),
@@ -439,7 +440,8 @@ fn the_checker_finds_a_cycle_through_a_third_module() {
     );
 }
 
-/// The crates' own dependencies point one way: models depend on kernels (and burn) only; no
+/// The crates' own dependencies point one way: models depend on kernels, the shared model
+/// core (and burn) only; no
 /// library crate depends on the experiments or on the CLI package.
 #[test]
 fn crate_dependencies_point_one_way() {
@@ -463,10 +465,13 @@ fn crate_dependencies_point_one_way() {
             .collect()
     };
     assert!(deps("kernels").is_empty(), "kernels: {:?}", deps("kernels"));
+    for dep in deps("models/core") {
+        assert_eq!(dep, "zoo-kernels", "models/core depends on {dep}");
+    }
     for model in ["models/mlp", "models/cnn", "models/lstm", "models/gan"] {
         for dep in deps(model) {
             assert!(
-                dep == "zoo-kernels" || dep == "zoo-mlp",
+                matches!(dep.as_str(), "zoo-kernels" | "zoo-model-core" | "zoo-mlp"),
                 "{model} depends on {dep}"
             );
         }

@@ -36,13 +36,41 @@ impl<'a> View<'a> {
         }
     }
 
-    /// Checks that an `[rows, columns]` matrix read this way stays inside the slice.
-    fn check(&self, rows: usize, columns: usize) {
-        let last = (rows.max(1) - 1) * self.row_stride + (columns.max(1) - 1) * self.column_stride;
-        assert!(
-            rows == 0 || columns == 0 || last < self.data.len(),
-            "matrix view out of bounds"
-        );
+    /// The strides of an `[rows, columns]` matrix read this way, as `gemm` takes them
+    /// (`[row, column]`), or why it does not fit its slice: its last element, at
+    /// `(rows - 1) * row_stride + (columns - 1) * column_stride`, must lie inside the slice, and
+    /// both strides must fit an `isize`. Every step is checked arithmetic, so no size or stride,
+    /// however large, wraps around the check. A view with no element fits any slice; its
+    /// strides are never used (returned as `[0, 0]`).
+    fn strides(&self, rows: usize, columns: usize) -> Result<[isize; 2], String> {
+        if rows == 0 || columns == 0 {
+            return Ok([0, 0]);
+        }
+        let refuse = |how: &str| {
+            Err(format!(
+                "matrix view out of bounds: a [{rows}, {columns}] matrix with strides \
+                 ({}, {}) {how}, in a slice of {} values",
+                self.row_stride,
+                self.column_stride,
+                self.data.len()
+            ))
+        };
+        let last = (rows - 1).checked_mul(self.row_stride).and_then(|a| {
+            (columns - 1)
+                .checked_mul(self.column_stride)?
+                .checked_add(a)
+        });
+        match last {
+            None => refuse("reaches beyond index usize::MAX"),
+            Some(last) if last >= self.data.len() => refuse(&format!("reaches index {last}")),
+            Some(_) => match (
+                isize::try_from(self.row_stride),
+                isize::try_from(self.column_stride),
+            ) {
+                (Ok(row), Ok(column)) => Ok([row, column]),
+                _ => refuse("has a stride above isize::MAX"),
+            },
+        }
     }
 }
 
@@ -51,11 +79,20 @@ impl<'a> View<'a> {
 ///
 /// # Panics
 ///
-/// When `dst` does not hold `m * n` values or a view reaches past its slice.
+/// Before touching any memory, when `dst` does not hold `m * n` values (an `m * n` that
+/// overflows `usize` included), or when a view reaches past its slice or has a stride above
+/// `isize::MAX` (see [`View`]); the message says which and gives the numbers. The check uses
+/// checked arithmetic throughout, so no size or stride, however large, gets through it.
 pub fn product(dst: &mut [f32], [m, k, n]: [usize; 3], lhs: View, rhs: View, accumulate: bool) {
-    assert_eq!(dst.len(), m * n, "the product needs an [m, n] destination");
-    lhs.check(m, k);
-    rhs.check(k, n);
+    let size = m.checked_mul(n);
+    assert!(
+        size == Some(dst.len()),
+        "the product needs an [m, n] destination: [{m}, {n}] is {} values, dst holds {}",
+        size.map_or("more than usize::MAX".to_string(), |size| size.to_string()),
+        dst.len()
+    );
+    let [lhs_row, lhs_column] = lhs.strides(m, k).unwrap_or_else(|why| panic!("lhs: {why}"));
+    let [rhs_row, rhs_column] = rhs.strides(k, n).unwrap_or_else(|why| panic!("rhs: {why}"));
     if m == 0 || n == 0 {
         return;
     }
@@ -65,9 +102,11 @@ pub fn product(dst: &mut [f32], [m, k, n]: [usize; 3], lhs: View, rhs: View, acc
         }
         return;
     }
-    let stride = |s: usize| s as isize;
-    // SAFETY: the checks above keep every element the strides reach inside the three slices,
-    // and `dst` is borrowed mutably, so it aliases neither input.
+    // `n <= dst.len()`, and no slice holds more than `isize::MAX` bytes.
+    let dst_row = isize::try_from(n).expect("a row of dst fits isize");
+    // SAFETY: the checks above (checked arithmetic, no wrapping) keep every element the strides
+    // reach inside the three slices, every stride fits isize, and `dst` is borrowed mutably, so it
+    // aliases neither input.
     unsafe {
         gemm::gemm(
             m,
@@ -75,14 +114,14 @@ pub fn product(dst: &mut [f32], [m, k, n]: [usize; 3], lhs: View, rhs: View, acc
             k,
             dst.as_mut_ptr(),
             1,
-            stride(n),
+            dst_row,
             accumulate,
             lhs.data.as_ptr(),
-            stride(lhs.column_stride),
-            stride(lhs.row_stride),
+            lhs_column,
+            lhs_row,
             rhs.data.as_ptr(),
-            stride(rhs.column_stride),
-            stride(rhs.row_stride),
+            rhs_column,
+            rhs_row,
             1.0,
             1.0,
             false,
@@ -98,6 +137,8 @@ pub fn product(dst: &mut [f32], [m, k, n]: [usize; 3], lhs: View, rhs: View, acc
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+    use proptest::test_runner::{TestCaseError, TestRunner};
 
     /// The product by definition, for comparison.
     fn naive(
@@ -165,5 +206,330 @@ mod tests {
             View::rows(&[1.0; 4], 2),
             false,
         );
+    }
+
+    /// `product` into a fresh `dst` of the length the unchecked code wanted, `m * n` wrapped.
+    fn overwrite([m, k, n]: [usize; 3], lhs: View, rhs: View) -> Vec<f32> {
+        let mut dst = vec![0.0; m.wrapping_mul(n)];
+        product(&mut dst, [m, k, n], lhs, rhs, false);
+        dst
+    }
+
+    // The views below do not fit their slices, but the unchecked `usize` arithmetic of the first
+    // bounds check wrapped around it, and `gemm` read (or wrote) far outside the slices.
+
+    #[test]
+    #[should_panic(expected = "lhs: matrix view out of bounds")]
+    fn a_stride_of_half_usize_max_is_refused() {
+        // The last element, 2 * (usize::MAX / 2) + 2, wraps to 0.
+        let a = [1.0; 9];
+        overwrite([3, 3, 3], View::rows(&a, usize::MAX / 2), View::rows(&a, 3));
+    }
+
+    #[test]
+    #[should_panic(expected = "rhs: matrix view out of bounds")]
+    fn a_stride_that_wraps_to_before_the_slice_is_refused() {
+        // The last element, usize::MAX + 1, wraps to 0; as an isize the stride is -1, one element
+        // before the slice.
+        let a = [1.0; 4];
+        overwrite([2, 2, 2], View::rows(&a, 2), View::rows(&a, usize::MAX));
+    }
+
+    #[test]
+    #[should_panic(
+        expected = "[4294967296, 4294967296] is more than usize::MAX values, dst holds 0"
+    )]
+    fn a_destination_size_that_overflows_is_refused() {
+        // m * n = 2^64 wraps to 0, the length of `dst`; both views repeat one value (stride 0),
+        // so they fit.
+        let one = [1.0];
+        let (lhs, rhs) = (View::rows(&one, 0), View::transposed(&one, 0));
+        overwrite([1 << 32, 1, 1 << 32], lhs, rhs);
+    }
+
+    #[test]
+    #[should_panic(expected = "has a stride above isize::MAX")]
+    fn a_stride_above_isize_max_is_refused_even_on_one_row() {
+        let a = [1.0; 2];
+        overwrite([1, 2, 1], View::rows(&a, usize::MAX), View::rows(&a, 1));
+    }
+
+    #[test]
+    #[should_panic(expected = "reaches index 4, in a slice of 4 values")]
+    fn a_view_one_past_its_slice_is_refused() {
+        let a = [1.0; 4];
+        overwrite([2, 2, 2], View::rows(&a, 2), View::transposed(&a, 3));
+    }
+
+    #[test]
+    fn views_with_no_element_fit_any_slice() {
+        for stride in [0, 1, usize::MAX / 2, usize::MAX] {
+            assert_eq!(View::rows(&[], stride).strides(0, 3), Ok([0, 0]));
+            assert_eq!(
+                View::transposed(&[], stride).strides(usize::MAX, 0),
+                Ok([0, 0])
+            );
+        }
+    }
+
+    /// One case of the property test: a product's sizes, its two views (each a slice at an
+    /// offset inside a buffer of NaN, read row-major or transposed with any `columns`), the
+    /// length of `dst` and whether it accumulates.
+    #[derive(Clone, Debug)]
+    struct Case {
+        sizes: [usize; 3],
+        lhs: Operand,
+        rhs: Operand,
+        dst_len: usize,
+        accumulate: bool,
+    }
+
+    #[derive(Clone, Debug)]
+    struct Operand {
+        transposed: bool,
+        columns: usize,
+        offset: usize,
+        len: usize,
+    }
+
+    impl Operand {
+        /// `(row_stride, column_stride)`, as the view built from this operand has them.
+        fn strides(&self) -> (usize, usize) {
+            if self.transposed {
+                (1, self.columns)
+            } else {
+                (self.columns, 1)
+            }
+        }
+
+        fn view<'a>(&self, buffer: &'a [f32]) -> View<'a> {
+            let data = &buffer[self.offset..self.offset + self.len];
+            if self.transposed {
+                View::transposed(data, self.columns)
+            } else {
+                View::rows(data, self.columns)
+            }
+        }
+
+        /// Whether a `[rows, columns]` matrix fits the slice, worked out in `u128` (where
+        /// nothing below overflows) independently of the code under test.
+        fn fits(&self, rows: usize, columns: usize) -> bool {
+            if rows == 0 || columns == 0 {
+                return true;
+            }
+            let (row_stride, column_stride) = self.strides();
+            let last = (rows as u128 - 1) * row_stride as u128
+                + (columns as u128 - 1) * column_stride as u128;
+            let max = isize::MAX as u128;
+            last < self.len as u128 && row_stride as u128 <= max && column_stride as u128 <= max
+        }
+    }
+
+    /// A size or `columns`: small most of the time, sometimes one of the values that overflow.
+    fn size() -> impl Strategy<Value = usize> {
+        prop_oneof![
+            12 => 0..6usize,
+            1 => prop::sample::select(vec![
+                usize::MAX,
+                usize::MAX - 1,
+                usize::MAX / 2,
+                usize::MAX / 2 + 1,
+                isize::MAX as usize - 1,
+                1 << 32,
+                (1 << 32) + 1,
+                1 << 62,
+                usize::MAX / 3 + 1,
+            ]),
+        ]
+    }
+
+    fn operand() -> impl Strategy<Value = Operand> {
+        (any::<bool>(), size(), 0..5usize, 0..40usize).prop_map(
+            |(transposed, columns, offset, len)| Operand {
+                transposed,
+                columns,
+                offset,
+                len,
+            },
+        )
+    }
+
+    fn case() -> impl Strategy<Value = Case> {
+        (
+            [size(), size(), size()],
+            operand(),
+            operand(),
+            0..3u8,
+            0..40usize,
+            any::<bool>(),
+        )
+            .prop_map(|(sizes, lhs, rhs, dst, random_len, accumulate)| {
+                let [m, _, n] = sizes;
+                // The size `dst` must have (as the unchecked code computed it), one more, or any.
+                let wrapped = m.wrapping_mul(n);
+                let dst_len = match dst {
+                    0 if wrapped <= 4096 => wrapped,
+                    1 if wrapped < 4096 => wrapped + 1,
+                    _ => random_len,
+                };
+                Case {
+                    sizes,
+                    lhs,
+                    rhs,
+                    dst_len,
+                    accumulate,
+                }
+            })
+    }
+
+    /// How many cases the property test ran, refused and skipped.
+    #[derive(Debug, Default)]
+    struct Tally {
+        products: usize,
+        refused: usize,
+        skipped: usize,
+    }
+
+    /// Runs one case: `product` must refuse it exactly when it does not fit (the `u128`
+    /// oracle) and, when it fits, equal the definition without touching anything outside the
+    /// slices (the values around the inputs are NaN, which would show in the result; the
+    /// values around `dst` must stay as they were).
+    fn run(case: &Case, tally: &mut Tally) -> Result<(), TestCaseError> {
+        const GUARD: usize = 8;
+        let [m, k, n] = case.sizes;
+        let buffer = |operand: &Operand, salt: f32| -> Vec<f32> {
+            let mut buffer = vec![f32::NAN; operand.offset + operand.len + GUARD];
+            for (i, v) in buffer[operand.offset..][..operand.len]
+                .iter_mut()
+                .enumerate()
+            {
+                *v = ((i as f32 + salt) * 0.37).sin();
+            }
+            buffer
+        };
+        let (lhs_buffer, rhs_buffer) = (buffer(&case.lhs, 0.5), buffer(&case.rhs, 1.5));
+        let (lhs, rhs) = (case.lhs.view(&lhs_buffer), case.rhs.view(&rhs_buffer));
+
+        let fits =
+            m.checked_mul(n) == Some(case.dst_len) && case.lhs.fits(m, k) && case.rhs.fits(k, n);
+        let lhs_check = lhs.strides(m, k);
+        let rhs_check = rhs.strides(k, n);
+        prop_assert_eq!(
+            lhs_check.is_ok(),
+            case.lhs.fits(m, k),
+            "lhs: {:?}",
+            lhs_check
+        );
+        prop_assert_eq!(
+            rhs_check.is_ok(),
+            case.rhs.fits(k, n),
+            "rhs: {:?}",
+            rhs_check
+        );
+        if !fits {
+            let refusal = std::panic::catch_unwind(|| {
+                let mut dst = vec![0.0; case.dst_len];
+                let (lhs, rhs) = (case.lhs.view(&lhs_buffer), case.rhs.view(&rhs_buffer));
+                product(&mut dst, case.sizes, lhs, rhs, case.accumulate);
+            });
+            prop_assert!(
+                refusal.is_err(),
+                "product accepted a case that does not fit"
+            );
+            tally.refused += 1;
+            return Ok(());
+        }
+        if m > 0 && n > 0 && k > 4096 {
+            // Fits (a stride of 0 repeats one value) but would take hours: nothing to learn.
+            tally.skipped += 1;
+            return Ok(());
+        }
+
+        let mut guarded = vec![7.0; GUARD + case.dst_len + GUARD];
+        for (i, v) in guarded[GUARD..][..case.dst_len].iter_mut().enumerate() {
+            *v = (i as f32 * 0.11).cos();
+        }
+        let before = guarded.clone();
+        product(
+            &mut guarded[GUARD..GUARD + case.dst_len],
+            case.sizes,
+            lhs,
+            rhs,
+            case.accumulate,
+        );
+        prop_assert_eq!(&guarded[..GUARD], &before[..GUARD]);
+        prop_assert_eq!(
+            &guarded[GUARD + case.dst_len..],
+            &before[GUARD + case.dst_len..]
+        );
+
+        let at = |view: View, i: usize, j: usize| {
+            view.data[i * view.row_stride + j * view.column_stride]
+        };
+        // `m` or `n` may be huge when the other is 0: then `dst` is empty and there is nothing to
+        // compare.
+        for i in 0..if n == 0 { 0 } else { m } {
+            for j in 0..n {
+                let sum: f32 = (0..k).map(|p| at(lhs, i, p) * at(rhs, p, j)).sum();
+                let start = if case.accumulate {
+                    before[GUARD + i * n + j]
+                } else {
+                    0.0
+                };
+                let (got, want) = (guarded[GUARD + i * n + j], start + sum);
+                prop_assert!(
+                    (got - want).abs() <= 1e-5,
+                    "[{}, {}]: {} vs {}",
+                    i,
+                    j,
+                    got,
+                    want
+                );
+            }
+        }
+        tally.products += 1;
+        Ok(())
+    }
+
+    /// `product` refuses every case that does not fit and computes every case that does.
+    /// `PROPTEST_CASES` sets the number of cases (20,000 by default, well under a second in
+    /// release); `-- --nocapture` prints how many were computed, refused and skipped.
+    #[test]
+    fn product_refuses_what_does_not_fit_and_computes_the_rest() {
+        let cases = std::env::var("PROPTEST_CASES")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(20_000u32);
+        let tenth = cases as usize / 10;
+        let config = ProptestConfig {
+            cases,
+            // A failure prints its smallest case; nothing is written next to the sources.
+            failure_persistence: None,
+            ..ProptestConfig::default()
+        };
+        // The refused cases panic by design: keep their messages off this thread's output,
+        // and pass every other thread's panics to the usual hook.
+        let usual = std::sync::Arc::new(std::panic::take_hook());
+        let this = std::thread::current().id();
+        let hook = usual.clone();
+        std::panic::set_hook(Box::new(move |info| {
+            if std::thread::current().id() != this {
+                hook(info)
+            }
+        }));
+        let tally = std::cell::RefCell::new(Tally::default());
+        let result =
+            TestRunner::new(config).run(&case(), |case| run(&case, &mut tally.borrow_mut()));
+        std::panic::set_hook(Box::new(move |info| usual(info)));
+        let tally = tally.into_inner();
+        println!("{cases} cases: {tally:?}");
+        if let Err(error) = result {
+            panic!("{error}");
+        }
+        assert!(
+            tally.products > tenth,
+            "too few products computed: {tally:?}"
+        );
+        assert!(tally.refused > tenth, "too few refusals: {tally:?}");
     }
 }

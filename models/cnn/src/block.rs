@@ -3,8 +3,8 @@ use burn::nn::pool::{MaxPool2d, MaxPool2dConfig};
 use burn::nn::{BatchNorm, BatchNormConfig, Dropout, DropoutConfig, PaddingConfig2d};
 use burn::prelude::*;
 
-use crate::error::{positive, probability};
 use crate::{Activation, ConfigError};
+use zoo_model_core::{positive, probability};
 
 /// One convolution block: `conv -> (batch norm) -> activation -> (max-pool) -> (dropout)`.
 ///

@@ -1,8 +1,8 @@
 use burn::prelude::*;
 use zoo_mlp::{Mlp, MlpConfig};
 
-use crate::error::{positive, probability, widths};
 use crate::{Activation, ConfigError, ConvBlock, ConvBlockConfig};
+use zoo_model_core::{positive, probability, widths};
 
 /// Configuration of a [`Cnn`]: convolution blocks, then a dense head (an [`Mlp`]) on the
 /// flattened feature map.

@@ -31,12 +31,10 @@
 
 mod block;
 mod cnn;
-mod error;
 
 pub use block::{ConvBlock, ConvBlockConfig};
 pub use cnn::{Cnn, CnnConfig};
-pub use error::ConfigError;
-pub use zoo_mlp::Activation;
+pub use zoo_model_core::{Activation, ConfigError};
 
 /// The README's examples, compiled and run as doctests.
 #[cfg(doctest)]

@@ -1,7 +1,7 @@
 use burn::serde::{Deserialize, Serialize};
 
-use crate::error::{positive, widths};
 use crate::ConfigError;
+use zoo_model_core::{positive, widths};
 
 /// Which network a [`GeneratorConfig`](crate::GeneratorConfig) or
 /// [`DiscriminatorConfig`](crate::DiscriminatorConfig) builds.

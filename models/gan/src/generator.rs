@@ -1,8 +1,8 @@
 use burn::prelude::*;
 
 use crate::architecture::{check_image, check_widths};
-use crate::error::positive;
 use crate::{Architecture, ConfigError, DcganGenerator, MlpGenerator};
+use zoo_model_core::positive;
 
 /// Configuration of a [`Generator`]: latent noise to images `[channels, height, width]` in
 /// `[-1, 1]`.

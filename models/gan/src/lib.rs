@@ -46,7 +46,6 @@
 mod architecture;
 mod dcgan;
 mod discriminator;
-mod error;
 mod generator;
 mod leaky;
 mod mlp;
@@ -55,10 +54,10 @@ mod penalty;
 pub use architecture::Architecture;
 pub use dcgan::{DcganDiscriminator, DcganGenerator};
 pub use discriminator::{Discriminator, DiscriminatorConfig};
-pub use error::ConfigError;
 pub use generator::{Generator, GeneratorConfig};
 pub use mlp::{MlpDiscriminator, MlpGenerator};
 pub use penalty::gradient_penalty;
+pub use zoo_model_core::ConfigError;
 
 /// The README's examples, compiled and run as doctests.
 #[cfg(doctest)]

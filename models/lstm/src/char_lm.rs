@@ -6,9 +6,10 @@ use burn::tensor::activation::softmax;
 use rand::distr::{weighted::WeightedIndex, Distribution};
 use rand::rngs::StdRng;
 use rand::SeedableRng;
+use thiserror::Error;
 
-use crate::error::{positive, probability};
 use crate::{ConfigError, LstmStack, LstmStackConfig};
+use zoo_model_core::{positive, probability};
 
 /// Configuration of a [`CharLm`]: embedding, LSTM layers, a linear map back to the vocabulary.
 ///
@@ -45,6 +46,7 @@ pub struct CharLmConfig {
 /// let lm = CharLmConfig::new(65).with_hidden_size(32).init(&burn::tensor::Device::flex());
 /// assert_eq!(lm.vocab_size(), 65);
 /// assert_eq!(lm.generate(&[0], 5, 1.0, 42), lm.generate(&[0], 5, 1.0, 42));
+/// assert!(lm.generate(&[0], 5, 1.0, 42).is_ok());
 /// ```
 #[derive(Module, Debug)]
 pub struct CharLm {
@@ -148,10 +150,18 @@ impl CharLm {
     /// use zoo_lstm::CharLmConfig;
     ///
     /// let lm = CharLmConfig::new(12).with_hidden_size(8).init(&burn::tensor::Device::flex());
-    /// let tokens = lm.generate(&[1, 2, 3], 10, 0.8, 7);
+    /// let tokens = lm.generate(&[1, 2, 3], 10, 0.8, 7)?;
     /// assert_eq!(tokens.len(), 10);
     /// assert!(tokens.iter().all(|&t| t < 12));
+    /// # Ok::<(), zoo_lstm::GenerateError>(())
     /// ```
+    ///
+    /// # Errors
+    ///
+    /// A [`GenerateError`] naming the step (0 for the first generated token) at which the
+    /// probabilities cannot be sampled from: a logit that is NaN or infinite (a diverged model),
+    /// or, with finite logits, a temperature so small that `logits / temperature` overflows.
+    /// No token is ever made up.
     ///
     /// # Panics
     ///
@@ -162,7 +172,7 @@ impl CharLm {
         length: usize,
         temperature: f64,
         seed: u64,
-    ) -> Vec<usize> {
+    ) -> Result<Vec<usize>, GenerateError> {
         assert!(
             !prompt.is_empty(),
             "generation needs a prompt of at least one token"
@@ -179,30 +189,109 @@ impl CharLm {
         let mut input = Tensor::<1, Int>::from_ints(ids.as_slice(), &device).unsqueeze::<2>(); // [1, prompt]
         let mut states = None;
         let mut generated = Vec::with_capacity(length);
-        for _ in 0..length {
+        for step in 0..length {
             let (logits, next) = self.forward(input, states);
             states = Some(next);
             let [_, time, _] = logits.dims();
             let last = logits.slice(s![.., time - 1, ..]).reshape([vocab]); // [vocab]
-            let probs = softmax(last.div_scalar(temperature), 0); // [vocab]
+            let probs = softmax(last.clone().div_scalar(temperature), 0); // [vocab]
             let weights: Vec<f32> = probs
                 .into_data()
                 .try_to_vec::<f32>()
                 .expect("f32 probabilities");
-            let token = WeightedIndex::new(&weights)
-                .map(|w| w.sample(&mut rng))
-                .unwrap_or(0);
+            let token = match WeightedIndex::new(&weights) {
+                Ok(distribution) => distribution.sample(&mut rng),
+                Err(_) => return Err(GenerateError::explain(step, temperature, last, &weights)),
+            };
             generated.push(token);
             input = Tensor::<1, Int>::from_ints([token as i64], &device).unsqueeze::<2>();
             // [1, 1]
         }
-        generated
+        Ok(generated)
+    }
+}
+
+/// Why [`CharLm::generate`] stopped: the next token's probabilities cannot be sampled from.
+///
+/// `step` counts the generated tokens, from 0: step 0 reads the prompt and draws the first one.
+///
+/// ```
+/// use burn::module::Param;
+/// use burn::tensor::Tensor;
+/// use zoo_lstm::{CharLmConfig, GenerateError};
+///
+/// let device = burn::tensor::Device::flex();
+/// let mut lm = CharLmConfig::new(12).with_hidden_size(8).init(&device);
+/// // A diverged model: NaN output weights.
+/// lm.output.weight = Param::from_tensor(Tensor::<2>::full([8, 12], f32::NAN, &device));
+/// let error = lm.generate(&[1, 2, 3], 10, 0.8, 7).unwrap_err();
+/// assert!(matches!(error, GenerateError::NonFiniteLogit { step: 0, .. }));
+/// assert!(error.to_string().starts_with("step 0: the logit of token 0 is NaN"));
+/// ```
+#[derive(Clone, Debug, PartialEq, Error)]
+pub enum GenerateError {
+    /// The model gave a logit that is NaN or infinite, so softmax has no meaning (the model
+    /// has diverged, or its weights are broken).
+    #[error(
+        "step {step}: the logit of token {token} is {value}, so there is no distribution to \
+         sample the next token from (has the model diverged?)"
+    )]
+    NonFiniteLogit {
+        /// The step that could not draw its token.
+        step: usize,
+        /// The first token whose logit is not finite.
+        token: usize,
+        /// Its logit: NaN, `inf` or `-inf`.
+        value: f32,
+    },
+    /// The logits are finite, but `softmax(logits / temperature)` is not a distribution
+    /// (NaN, or no positive probability): the temperature is too small for `f32`.
+    #[error(
+        "step {step}: the logits are finite but softmax(logits / {temperature:?}) is not a \
+         probability distribution (the probability of token {token} is {value}); the \
+         temperature is too small for f32"
+    )]
+    InvalidProbabilities {
+        /// The step that could not draw its token.
+        step: usize,
+        /// The temperature the logits were divided by.
+        temperature: f64,
+        /// The first token whose probability is NaN, infinite or negative, or token 0 when
+        /// every probability is zero.
+        token: usize,
+        /// Its probability.
+        value: f32,
+    },
+}
+
+impl GenerateError {
+    /// The error for `step`, whose `logits` (`[vocab]`) gave the unusable `probabilities`.
+    fn explain(step: usize, temperature: f64, logits: Tensor<1>, probabilities: &[f32]) -> Self {
+        let logits: Vec<f32> = logits.into_data().try_to_vec::<f32>().expect("f32 logits");
+        if let Some((token, &value)) = logits.iter().enumerate().find(|(_, v)| !v.is_finite()) {
+            return Self::NonFiniteLogit { step, token, value };
+        }
+        let (token, value) = probabilities
+            .iter()
+            .enumerate()
+            .find(|(_, p)| !(p.is_finite() && **p >= 0.0))
+            .map_or(
+                (0, probabilities.first().copied().unwrap_or(0.0)),
+                |(t, &p)| (t, p),
+            );
+        Self::InvalidProbabilities {
+            step,
+            temperature,
+            token,
+            value,
+        }
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use burn::module::Param;
 
     #[test]
     fn the_default_config_is_valid() {
@@ -252,9 +341,9 @@ mod tests {
     #[test]
     fn generation_is_deterministic_for_a_seed() {
         let model = model();
-        let a = model.generate(&[1, 2, 3], 40, 1.0, 7);
-        let b = model.generate(&[1, 2, 3], 40, 1.0, 7);
-        let c = model.generate(&[1, 2, 3], 40, 1.0, 8);
+        let a = model.generate(&[1, 2, 3], 40, 1.0, 7).unwrap();
+        let b = model.generate(&[1, 2, 3], 40, 1.0, 7).unwrap();
+        let c = model.generate(&[1, 2, 3], 40, 1.0, 8).unwrap();
         assert_eq!(a.len(), 40);
         assert!(a.iter().all(|&t| t < 12));
         assert_eq!(a, b);
@@ -267,6 +356,76 @@ mod tests {
         let device = Device::flex();
         let (logits, _) = model.forward(Tensor::<2, Int>::from_ints([[4]], &device), None);
         let best: i64 = logits.reshape([12]).argmax(0).into_scalar();
-        assert_eq!(model.generate(&[4], 1, 1e-4, 0), vec![best as usize]);
+        assert_eq!(model.generate(&[4], 1, 1e-4, 0), Ok(vec![best as usize]));
+    }
+
+    /// `model()` with its output weights (`[hidden, vocab]`) replaced by `value`.
+    fn with_output_weights(value: f32) -> CharLm {
+        let mut model = model();
+        let device = Device::flex();
+        model.output.weight = Param::from_tensor(Tensor::<2>::full([16, 12], value, &device));
+        model
+    }
+
+    #[test]
+    fn a_diverged_model_is_an_error_not_token_zero() {
+        for value in [f32::NAN, f32::INFINITY] {
+            let model = with_output_weights(value);
+            match model.generate(&[1, 2, 3], 5, 1.0, 7) {
+                Err(GenerateError::NonFiniteLogit { step, token, value }) => {
+                    assert_eq!((step, token), (0, 0));
+                    assert!(!value.is_finite());
+                }
+                other => panic!("{value} weights gave {other:?}, not a NonFiniteLogit error"),
+            }
+            let message = model.generate(&[1], 5, 1.0, 7).unwrap_err().to_string();
+            assert!(
+                message.starts_with("step 0: the logit of token 0 is"),
+                "{message}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_error_names_the_step_that_failed() {
+        // The output bias makes token 5 certain at the first step, and token 5's embedding is
+        // NaN: the first step draws 5, the second cannot draw anything.
+        let mut model = model();
+        let device = Device::flex();
+        let bias: Vec<f32> = (0..12).map(|t| if t == 5 { 1e3 } else { 0.0 }).collect();
+        model.output.bias = Some(Param::from_tensor(Tensor::<1>::from_floats(
+            bias.as_slice(),
+            &device,
+        )));
+        model.output.weight = Param::from_tensor(Tensor::<2>::zeros([16, 12], &device));
+        let table: Vec<f32> = (0..12 * 8)
+            .map(|i| if i / 8 == 5 { f32::NAN } else { 0.1 })
+            .collect();
+        model.embedding.weight = Param::from_tensor(
+            Tensor::<1>::from_floats(table.as_slice(), &device).reshape([12, 8]),
+        );
+        assert_eq!(model.generate(&[1], 1, 1.0, 3), Ok(vec![5]));
+        let error = model.generate(&[1], 10, 1.0, 3).unwrap_err();
+        assert!(
+            matches!(error, GenerateError::NonFiniteLogit { step: 1, .. }),
+            "{error:?}"
+        );
+        assert!(error.to_string().starts_with("step 1: "), "{error}");
+    }
+
+    #[test]
+    fn a_temperature_too_small_for_f32_is_an_error() {
+        // Finite logits divided by 1e-300 (0 in f32) overflow, and softmax gives NaN.
+        let error = model().generate(&[1, 2], 3, 1e-300, 0).unwrap_err();
+        match &error {
+            GenerateError::InvalidProbabilities {
+                step, temperature, ..
+            } => assert_eq!((*step, *temperature), (0, 1e-300)),
+            other => panic!("expected InvalidProbabilities, got {other:?}"),
+        }
+        assert!(
+            error.to_string().contains("temperature is too small"),
+            "{error}"
+        );
     }
 }

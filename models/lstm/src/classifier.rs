@@ -2,8 +2,8 @@ use burn::nn::{Linear, LinearConfig};
 use burn::prelude::*;
 use burn::serde::{Deserialize, Serialize};
 
-use crate::error::positive;
 use crate::{ConfigError, LstmStack, LstmStackConfig};
+use zoo_model_core::positive;
 
 /// How a [`SequenceClassifier`] turns the LSTM's outputs into one vector per sequence.
 ///

@@ -1,8 +1,8 @@
 use burn::nn::{Linear, LinearConfig};
 use burn::prelude::*;
 
-use crate::error::positive;
 use crate::{ConfigError, LstmStack, LstmStackConfig};
+use zoo_model_core::positive;
 
 /// Configuration of a [`Forecaster`]: an LSTM stack over a window of past values and a linear
 /// map from its last state to the next `horizon` values.

@@ -1,8 +1,8 @@
 use burn::nn::{BiLstm, BiLstmConfig, Dropout, DropoutConfig, Lstm, LstmConfig, LstmState};
 use burn::prelude::*;
 
-use crate::error::{positive, probability};
 use crate::ConfigError;
+use zoo_model_core::{positive, probability};
 
 /// Configuration of an [`LstmStack`]: `num_layers` LSTM layers, each reading the previous
 /// layer's outputs, with dropout between layers.

@@ -26,13 +26,10 @@
 //! ```
 #![warn(missing_docs)]
 
-mod activation;
-mod error;
 mod mlp;
 
-pub use activation::Activation;
-pub use error::ConfigError;
 pub use mlp::{HiddenLayer, Mlp, MlpConfig};
+pub use zoo_model_core::{Activation, ConfigError};
 
 /// The README's examples, compiled and run as doctests.
 #[cfg(doctest)]

@@ -1,8 +1,8 @@
 use burn::nn::{self, BatchNorm, BatchNormConfig, Dropout, DropoutConfig, Linear, LinearConfig};
 use burn::prelude::*;
 
-use crate::error::{positive, probability, widths};
 use crate::{Activation, ConfigError};
+use zoo_model_core::{positive, probability, widths};
 
 /// Configuration of an [`Mlp`]: `input -> [linear -> (batch norm) -> activation -> dropout]* -> linear`.
 ///
