@@ -182,7 +182,17 @@ fn the_quality_classifier_is_trained_once_then_reused() {
         "{}",
         stdout(&output)
     );
-    assert!(cache.join("classifiers/cnn-mnist-mini/model.bpk").is_file());
+    let cached: Vec<_> = std::fs::read_dir(cache.join("classifiers"))
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .starts_with("cnn-mnist-mini-")
+        })
+        .collect();
+    assert_eq!(cached.len(), 1, "one classifier folder, keyed by content");
+    assert!(cached[0].path().join("model.bpk").is_file());
     check_quality(&run, 10.0);
     let s = summary(&run);
     assert_eq!(s["epochs_run"], 2);
@@ -400,7 +410,7 @@ fn gan_mistakes_give_one_line_errors() {
     std::fs::write(gan.join("recipe.toml"), edited).unwrap();
     assert_user_error(
         &zoo(&["sample", g], &cache),
-        &["generator.bpk", "do not fit"],
+        &["recipe.toml", "model.generator_hidden", "[128]"],
     );
     // A diverging run stops with one line.
     let nan = dir.path().join("nan");

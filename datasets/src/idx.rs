@@ -414,4 +414,59 @@ pub(crate) mod tests {
             100_000
         );
     }
+
+    /// Cases per property: 10,000 in `cargo test`; `PROPTEST_CASES=100000` for a longer run.
+    fn cases() -> u32 {
+        std::env::var("PROPTEST_CASES")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(10_000)
+    }
+
+    /// Bytes an IDX reader may meet: random, a valid header over random data (sizes that do
+    /// not match), or gzip streams of either, whole or cut.
+    fn idx_like() -> impl proptest::strategy::Strategy<Value = Vec<u8>> {
+        use proptest::prelude::*;
+        let raw = proptest::collection::vec(any::<u8>(), 0..512);
+        let headed = (
+            prop_oneof![Just(2051u32), Just(2049u32), any::<u32>()],
+            proptest::collection::vec(any::<u32>(), 0..4),
+            proptest::collection::vec(any::<u8>(), 0..256),
+        )
+            .prop_map(|(magic, dims, body)| {
+                let mut bytes = magic.to_be_bytes().to_vec();
+                for d in dims {
+                    bytes.extend((d % 4096).to_be_bytes());
+                }
+                bytes.extend(body);
+                bytes
+            });
+        let plain = prop_oneof![raw, headed];
+        (plain, any::<bool>(), any::<usize>()).prop_map(|(bytes, zip, cut)| {
+            if !zip {
+                return bytes;
+            }
+            let zipped = gzip(&bytes);
+            let keep = cut % (zipped.len() + 1);
+            zipped[..keep.max(2)].to_vec()
+        })
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(cases()))]
+
+        /// Arbitrary bytes never panic the reader: they parse, or give an error naming the file.
+        #[test]
+        fn arbitrary_bytes_never_panic_the_idx_reader(bytes in idx_like()) {
+            match decode(&bytes, "fuzz.gz") {
+                Ok(raw) => {
+                    if let Err(e) = parse_images(&raw, "fuzz.gz") {
+                        proptest::prop_assert!(e.to_string().contains("fuzz.gz"));
+                    }
+                    let _ = parse_labels(&raw, "fuzz.gz");
+                }
+                Err(e) => proptest::prop_assert!(e.to_string().contains("fuzz.gz")),
+            }
+        }
+    }
 }

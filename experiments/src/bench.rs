@@ -15,6 +15,7 @@ use serde::Serialize;
 use zoo_train::backend::{smoke_test, Backend};
 use zoo_train::optim;
 use zoo_train::recipe::{Recipe, Task};
+use zoo_train::run::epoch_seed::EpochClock;
 use zoo_train::run::supervised::{Fittable, Loaders};
 use zoo_train::tasks::classify::{self, ImageData};
 use zoo_train::tasks::forecast::{self, load_series, SeriesSplits};
@@ -96,22 +97,23 @@ pub fn bench(recipes: &[Recipe], options: &BenchOptions) -> Result<Vec<BenchRow>
 fn bench_recipe(recipe: &Recipe, device: &Device, options: &BenchOptions) -> Result<(f64, f64)> {
     let autodiff = device.clone().autodiff();
     let seed = recipe.training.seed;
+    let clock = EpochClock::new(seed, 1);
     let data_dir = options.data_dir.as_deref();
     match recipe.model.task() {
         Task::ImageClassification => {
             let data = ImageData::load(recipe, data_dir)?;
-            let (model, loaders) = classify::setup(recipe, &data, &autodiff, seed);
+            let (model, loaders) = classify::setup(recipe, &data, &autodiff, &clock);
             measure(recipe, model, loaders, device, options)
         }
         Task::CharLm => {
             let corpus = load_corpus(&recipe.data, data_dir)?;
-            let (model, loaders) = language_model::setup(recipe, &corpus, &autodiff);
+            let (model, loaders) = language_model::setup(recipe, &corpus, &autodiff, &clock);
             measure(recipe, model, loaders, device, options)
         }
         Task::Forecast => {
             let [train, valid, test] = load_series(&recipe.data, seed);
             let series = SeriesSplits { train, valid, test };
-            let (model, loaders) = forecast::setup(recipe, &series, &autodiff);
+            let (model, loaders) = forecast::setup(recipe, &series, &autodiff, &clock);
             measure(recipe, model, loaders, device, options)
         }
         Task::Gan => bail!(

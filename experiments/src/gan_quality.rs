@@ -3,7 +3,8 @@
 //! the classifier's penultimate-layer features of real and generated images (FID with that
 //! classifier instead of Inception).
 //!
-//! The classifier is trained on first use into `<cache_dir>/classifiers/<recipe>/` and reused
+//! The classifier is trained on first use into `<cache_dir>/classifiers/<recipe>-<hash>/` (keyed
+//! by the content of the recipe, so an edited recipe trains a new one) and reused
 //! afterwards; every figure is computed in `f64`.
 
 use std::path::{Path, PathBuf};
@@ -15,6 +16,7 @@ use burn::tensor::activation::softmax;
 use rand::rngs::StdRng;
 use rand::seq::index::sample;
 use rand::SeedableRng;
+use sha2::{Digest, Sha256};
 use zoo_datasets::{DataSource, ImageBatcher, ImageDatasetKind, ImageItem, ImageSet};
 use zoo_gan::Generator;
 
@@ -186,7 +188,7 @@ fn classifier(
             gan_data.name()
         );
     }
-    let cached = cache_dir(&recipe.name);
+    let cached = cache_dir(&recipe);
     if cached.join(files::MODEL).is_file() {
         return load_classifier(&cached, device)
             .with_context(|| format!("cannot load the cached classifier in {}", cached.display()));
@@ -243,12 +245,16 @@ fn classifier(
     load_classifier(&target, device)
 }
 
-/// `<cache_dir>/classifiers/<recipe>`: where the classifier of a recipe is kept.
-pub fn cache_dir(recipe: &str) -> PathBuf {
+/// `<cache_dir>/classifiers/<recipe>-<hash>`: where the classifier of a recipe is kept, keyed by
+/// the recipe's content (the first 16 hex digits of the SHA-256 of its resolved TOML), so a
+/// changed recipe trains a new classifier instead of reusing a stale one.
+pub fn cache_dir(recipe: &Recipe) -> PathBuf {
+    let digest = Sha256::digest(recipe.to_toml().as_bytes());
+    let hash: String = digest.iter().take(8).map(|b| format!("{b:02x}")).collect();
     DataSource::from_env(None)
         .cache_dir
         .join("classifiers")
-        .join(recipe)
+        .join(format!("{}-{hash}", recipe.name))
 }
 
 /// Probabilities and features of every image of `set`, normalized as the classifier was trained.

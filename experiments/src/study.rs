@@ -10,8 +10,8 @@ use zoo_datasets::AugmentConfig;
 
 use zoo_datasets::write_atomically;
 use zoo_train::plot::{self, Panel, Series};
-use zoo_train::recipe::{ModelSpec, Monitor, Recipe, RegularizationSpec, Task};
-use zoo_train::run::folder::RunFolder;
+use zoo_train::recipe::{ConvBlockSpec, ModelSpec, Monitor, Recipe, RegularizationSpec, Task};
+use zoo_train::run::folder::{RunFolder, SUPERVISED_CHECKPOINT};
 use zoo_train::run::history::History;
 use zoo_train::run::supervised::SupervisedEpoch;
 use zoo_train::{train, RunOptions, Summary};
@@ -138,11 +138,16 @@ impl Variant {
     }
 }
 
+/// Removes every regularizer: penalties, weight decay, max-norm, label smoothing, early
+/// stopping, augmentation and every dropout (a CNN preset's per-block dropout included). Batch
+/// normalization stays: it is part of the architecture.
 fn strip_regularization(recipe: &mut Recipe) {
     recipe.regularization = RegularizationSpec::default();
     recipe.optimizer.weight_decay = 0.0;
     recipe.training.early_stopping_patience = None;
     recipe.data.augment = AugmentConfig::default();
+    let shape = recipe.data.dataset.image_shape();
+    let cnn_blocks = shape.and_then(|shape| recipe.model.cnn_config(shape));
     match &mut recipe.model {
         ModelSpec::Mlp {
             dropout,
@@ -152,7 +157,24 @@ fn strip_regularization(recipe: &mut Recipe) {
             *dropout = 0.0;
             *input_dropout = 0.0;
         }
-        ModelSpec::Cnn { dense_dropout, .. } => *dense_dropout = Some(0.0),
+        ModelSpec::Cnn {
+            blocks,
+            dense_dropout,
+            ..
+        } => {
+            // A preset's blocks are written out, so their dropout can be set to 0.
+            *blocks = cnn_blocks.map(|config| {
+                config
+                    .blocks
+                    .iter()
+                    .map(|block| ConvBlockSpec {
+                        dropout: 0.0,
+                        ..ConvBlockSpec::from_config(block)
+                    })
+                    .collect()
+            });
+            *dense_dropout = Some(0.0);
+        }
         ModelSpec::Lstm { dropout, .. }
         | ModelSpec::CharLstm { dropout, .. }
         | ModelSpec::LstmForecaster { dropout, .. } => *dropout = 0.0,
@@ -256,6 +278,11 @@ pub fn regularization_study(base: &Recipe, options: &StudyOptions) -> Result<Vec
         for s in 0..options.seeds {
             let mut recipe = variant.apply(base);
             recipe.training.seed = base.training.seed + s as u64;
+            let recipe = Recipe::parse(
+                &format!("{} ({} variant)", base.name, variant.name()),
+                &recipe.to_toml(),
+                &[],
+            )?;
             let run_dir = options
                 .out
                 .join(variant.name())
@@ -266,22 +293,8 @@ pub fn regularization_study(base: &Recipe, options: &StudyOptions) -> Result<Vec
                 variant.name(),
                 recipe.training.seed
             );
-            let summary = match read_summary(&run_dir) {
-                Some(summary) => summary,
-                None => {
-                    if run_dir.exists() {
-                        std::fs::remove_dir_all(&run_dir).with_context(|| {
-                            format!("cannot clear the unfinished run '{}'", run_dir.display())
-                        })?;
-                    }
-                    let run = RunOptions {
-                        run_dir: Some(run_dir.clone()),
-                        resume: false,
-                        ..options.run.clone()
-                    };
-                    train(&recipe, &run).with_context(|| format!("variant '{}'", variant.name()))?
-                }
-            };
+            let summary = study_run(&recipe, &run_dir, &options.run)
+                .with_context(|| format!("variant '{}'", variant.name()))?;
             rows.push(StudyRow::new(variant, &summary));
             histories.push((
                 variant,
@@ -302,8 +315,45 @@ pub fn regularization_study(base: &Recipe, options: &StudyOptions) -> Result<Vec
     Ok(rows)
 }
 
-fn read_summary(run_dir: &Path) -> Option<Summary> {
-    RunFolder::open(run_dir).ok()?.read_summary().ok()
+/// What a study does with the folder of one of its runs, by content: a run of exactly `recipe`
+/// that finished is reused; one that did not finish resumes from its last checkpoint; anything
+/// else (another recipe: other epochs, another variant strength, a changed base) is cleared and
+/// trained again.
+fn study_run(recipe: &Recipe, run_dir: &Path, options: &RunOptions) -> Result<Summary> {
+    let folder = RunFolder::open(run_dir).ok();
+    let same_recipe = folder
+        .as_ref()
+        .and_then(|f| f.read_trained_recipe().ok())
+        .is_some_and(|trained| &trained == recipe);
+    if same_recipe {
+        let folder = folder.expect("a run folder");
+        if let Ok(summary) = folder.read_summary() {
+            println!("  reusing the finished run in {}", run_dir.display());
+            return Ok(summary);
+        }
+        if folder
+            .last_complete_checkpoint(&SUPERVISED_CHECKPOINT, usize::MAX)
+            .is_ok()
+        {
+            println!("  resuming the unfinished run in {}", run_dir.display());
+            let resume = RunOptions {
+                run_dir: Some(run_dir.to_path_buf()),
+                resume: true,
+                ..options.clone()
+            };
+            return train(recipe, &resume);
+        }
+    }
+    if run_dir.exists() {
+        std::fs::remove_dir_all(run_dir)
+            .with_context(|| format!("cannot clear the stale run '{}'", run_dir.display()))?;
+    }
+    let fresh = RunOptions {
+        run_dir: Some(run_dir.to_path_buf()),
+        resume: false,
+        ..options.clone()
+    };
+    train(recipe, &fresh)
 }
 
 fn write_results(path: &Path, rows: &[StudyRow]) -> Result<()> {
@@ -528,6 +578,38 @@ mod tests {
             Some(3)
         );
         assert!(!Variant::Augment.apply(&base).data.augment.is_off());
+    }
+
+    #[test]
+    fn the_none_variant_removes_every_dropout_of_a_cnn_preset() {
+        // The classic net drops 0.25 after its conv blocks and 0.5 in its dense head.
+        let base = Recipe::load("cnn-mnist", &[]).unwrap();
+        let shape = base.data.dataset.image_shape().unwrap();
+        let preset = base.model.cnn_config(shape).unwrap();
+        assert!(preset.blocks.iter().any(|b| b.dropout > 0.0));
+        let none = Variant::None.apply(&base);
+        let config = none.model.cnn_config(shape).unwrap();
+        assert!(config.blocks.iter().all(|b| b.dropout == 0.0), "{config:?}");
+        assert_eq!(config.dense_dropout, 0.0);
+        // The architecture is otherwise the preset's.
+        assert_eq!(config.blocks.len(), preset.blocks.len());
+        assert!(config.blocks.iter().zip(&preset.blocks).all(|(a, b)| (
+            a.channels,
+            a.kernel_size,
+            a.pool,
+            a.batch_norm
+        ) == (
+            b.channels,
+            b.kernel_size,
+            b.pool,
+            b.batch_norm
+        )));
+        let dropout = Variant::Dropout
+            .apply(&base)
+            .model
+            .cnn_config(shape)
+            .unwrap();
+        assert_eq!(dropout.dense_dropout, 0.5);
     }
 
     #[test]

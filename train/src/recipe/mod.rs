@@ -3,6 +3,7 @@
 //! modules read it.
 
 mod data;
+mod diff;
 mod gan;
 mod model;
 mod optimizer;
@@ -18,6 +19,7 @@ pub use data::{
     DataKind, DataSpec, Dataset, ImageShape, DEFAULT_HORIZON, DEFAULT_SERIES_WINDOW,
     DEFAULT_TEXT_WINDOW,
 };
+pub use diff::{differing_keys, KeyDifference};
 pub use gan::{GanLoss, GanSpec};
 pub use model::{CnnPreset, ConvBlockSpec, GanArchitecture, ModelSpec, Pooling, Task};
 pub use optimizer::{OptimizerKind, OptimizerSpec, Schedule};

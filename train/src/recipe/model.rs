@@ -505,6 +505,19 @@ fn key_error(field: &str, message: &str, network: Option<&str>) -> anyhow::Error
 }
 
 impl ConvBlockSpec {
+    /// The spec that builds `config`: a preset's block written out, to edit it.
+    pub fn from_config(config: &ConvBlockConfig) -> Self {
+        Self {
+            channels: config.channels,
+            kernel_size: config.kernel_size,
+            padding: config.padding,
+            stride: config.stride,
+            pool: config.pool,
+            batch_norm: config.batch_norm,
+            dropout: config.dropout,
+        }
+    }
+
     fn config(&self) -> ConvBlockConfig {
         ConvBlockConfig::new(self.channels)
             .with_kernel_size(self.kernel_size)

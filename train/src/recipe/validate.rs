@@ -46,7 +46,56 @@ impl Tables<'_> {
         if task == Task::Gan {
             self.validate_gan()?;
         }
-        Ok(())
+        self.validate_used_keys(task)
+    }
+
+    /// Keys the task would silently ignore are refused: a regularizer that is not applied is
+    /// worse than none.
+    fn validate_used_keys(&self, task: Task) -> Result<()> {
+        let (reg, optimizer, training) = (self.regularization, self.optimizer, self.training);
+        let mut ignored: Vec<&str> = Vec::new();
+        let mut unused = |key: &'static str, set: bool| {
+            if set {
+                ignored.push(key);
+            }
+        };
+        // The loss-side regularizers belong to the image classifier's training step.
+        let classifier = task == Task::ImageClassification;
+        unused("regularization.l1", !classifier && reg.l1 != 0.0);
+        unused("regularization.l2", !classifier && reg.l2 != 0.0);
+        unused(
+            "regularization.label_smoothing",
+            !classifier && reg.label_smoothing != 0.0,
+        );
+        unused("data.augment", !classifier && !self.data.augment.is_off());
+        unused(
+            "data.train_subset",
+            task.reads() != DataKind::Images && self.data.train_subset.is_some(),
+        );
+        // The adversarial loop has its own two Adam optimizers and no validation epochs.
+        let gan = task == Task::Gan;
+        unused("optimizer.grad_clip", gan && optimizer.grad_clip.is_some());
+        unused(
+            "optimizer.weight_decay",
+            gan && optimizer.weight_decay != 0.0,
+        );
+        unused("optimizer.momentum", gan && optimizer.momentum != 0.0);
+        unused("regularization.max_norm", gan && reg.max_norm.is_some());
+        unused(
+            "training.early_stopping_patience",
+            gan && training.early_stopping_patience.is_some(),
+        );
+        unused(
+            "training.monitor",
+            gan && training.monitor != Monitor::default(),
+        );
+        match ignored.first() {
+            Some(key) => bail!(
+                "key '{key}': a {} recipe does not use it; remove it",
+                task.name()
+            ),
+            None => Ok(()),
+        }
     }
 
     /// `[data]`: the split, the augmentation, and the sequence keys, which belong to sequence

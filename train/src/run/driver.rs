@@ -7,8 +7,9 @@ use anyhow::{bail, Result};
 use burn::tensor::Device;
 
 use crate::backend::smoke_test;
-use crate::recipe::Recipe;
+use crate::recipe::{differing_keys, Recipe};
 
+use super::epoch_seed::EpochClock;
 use super::folder::{CheckpointLayout, RunFolder};
 use super::history::{BestBy, EpochRow, History};
 use super::options::RunOptions;
@@ -58,6 +59,8 @@ pub struct Run<R> {
     pub resume_epoch: Option<usize>,
     /// The epochs recorded so far.
     pub history: History<R>,
+    /// The epoch training is in, behind every per-epoch random stream.
+    pub clock: EpochClock,
 }
 
 /// How a task's training went.
@@ -73,6 +76,32 @@ pub struct FitStats {
     pub samples_per_second: f64,
 }
 
+/// The recipe keys a resumed run may change: what the checkpoint does not depend on.
+pub const RESUME_MAY_CHANGE: [&str; 4] = [
+    "training.epochs",
+    "description",
+    "gan.quality_samples",
+    "gan.quality_classifier",
+];
+
+/// A run folder resumes with `recipe` only if `recipe` differs from the recipe the checkpoints
+/// were trained with in [`RESUME_MAY_CHANGE`] keys alone; any other difference is an error naming
+/// the key.
+fn check_resumable(folder: &RunFolder, recipe: &Recipe) -> Result<()> {
+    let trained = folder.read_trained_recipe()?;
+    if let Some(change) = differing_keys(&trained, recipe)
+        .into_iter()
+        .find(|d| !RESUME_MAY_CHANGE.contains(&d.key.as_str()))
+    {
+        bail!(
+            "cannot resume '{}' with {change}: its checkpoints were trained with the first value; only {} may change when resuming (start a new run for another recipe)",
+            folder.path().display(),
+            RESUME_MAY_CHANGE.join(", ")
+        );
+    }
+    Ok(())
+}
+
 /// Runs `recipe` as task `T`: device, run folder (new, or resumed from its last complete
 /// checkpoint), data, training, the task's outputs and `summary.json`.
 pub fn drive<T: Task>(recipe: &Recipe, options: &RunOptions) -> Result<Summary> {
@@ -86,6 +115,7 @@ pub fn drive<T: Task>(recipe: &Recipe, options: &RunOptions) -> Result<Summary> 
     let patience = recipe.training.early_stopping_patience;
     let folder = RunFolder::prepare(&recipe, options.run_dir.as_deref(), options.resume)?;
     let (resume_epoch, history) = if options.resume {
+        check_resumable(&folder, &recipe)?;
         let mut history = History::<T::Epoch>::load(&folder, best_by, patience)
             .unwrap_or_else(|_| History::new(&folder, best_by, patience));
         // burn-train writes an epoch's checkpoint before the end-of-epoch hook records its
@@ -93,7 +123,9 @@ pub fn drive<T: Task>(recipe: &Recipe, options: &RunOptions) -> Result<Summary> 
         // that has both.
         let epoch = folder.last_complete_checkpoint(&T::CHECKPOINT, history.last_epoch())?;
         history.truncate_to(epoch);
-        if epoch >= recipe.training.epochs {
+        let finished = folder.read_summary().is_ok();
+        // A run killed after its last epoch but before its summary only needs finishing.
+        if epoch > recipe.training.epochs || (epoch == recipe.training.epochs && finished) {
             bail!(
                 "run '{}' already has {epoch} epochs of {}; pass --epochs N with N > {epoch} to train further",
                 folder.path().display(),
@@ -117,6 +149,7 @@ pub fn drive<T: Task>(recipe: &Recipe, options: &RunOptions) -> Result<Summary> 
     // Written once the data has loaded, so a run that could not start leaves no recipe behind.
     folder.write_recipe(&recipe)?;
     let mut run = Run {
+        clock: EpochClock::new(recipe.training.seed, resume_epoch.unwrap_or(0) + 1),
         recipe,
         options: options.clone(),
         device,

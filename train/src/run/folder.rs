@@ -9,11 +9,13 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
+use burn::lr_scheduler::LrSchedulerRecord;
 use burn::module::Module;
+use burn::optim::OptimizerRecord;
 use burn::store::ModuleRecord;
 use burn::tensor::Bytes;
 
-use crate::recipe::{Recipe, Task};
+use crate::recipe::{differing_keys, Recipe, Task};
 
 use super::summary::Summary;
 
@@ -31,22 +33,44 @@ pub mod files {
     pub const CURVES: &str = "curves.png";
     /// Folder of the per-epoch checkpoints.
     pub const CHECKPOINT: &str = "checkpoint";
+    /// The recipe the checkpoints and the model were trained with (`recipe.toml` is the copy
+    /// for people to read; an edit there is caught against this one).
+    pub const TRAINED_RECIPE: &str = "checkpoint/recipe.toml";
 }
 
-/// The files of one epoch's checkpoint, `checkpoint/<kind>-<epoch>.bpk`: every kind must be
-/// present, and the `records` (module records, checked readable) among them must load.
+/// What a checkpoint file holds, so the resume scan can read it back.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RecordKind {
+    /// A module's weights.
+    Module,
+    /// An optimizer's state.
+    Optimizer,
+    /// A learning-rate scheduler's state.
+    Scheduler,
+}
+
+/// The files of one epoch's checkpoint, `checkpoint/<kind>-<epoch>.bpk`: an epoch counts only
+/// when every file is present and reads back as the record it should hold.
 #[derive(Clone, Copy, Debug)]
 pub struct CheckpointLayout {
-    /// Every file kind of one epoch.
-    pub kinds: &'static [&'static str],
-    /// The kinds that hold module records.
-    pub records: &'static [&'static str],
+    /// Every file of one epoch, by name, and what it holds.
+    pub files: &'static [(&'static str, RecordKind)],
+}
+
+impl CheckpointLayout {
+    /// The names of the files of one epoch.
+    pub fn kinds(&self) -> impl Iterator<Item = &'static str> {
+        self.files.iter().map(|(name, _)| *name)
+    }
 }
 
 /// burn-train's checkpoint of a supervised run: model, optimizer and scheduler.
 pub const SUPERVISED_CHECKPOINT: CheckpointLayout = CheckpointLayout {
-    kinds: &["model", "optim", "scheduler"],
-    records: &["model"],
+    files: &[
+        ("model", RecordKind::Module),
+        ("optim", RecordKind::Optimizer),
+        ("scheduler", RecordKind::Scheduler),
+    ],
 };
 
 /// Checkpoints kept by a run (the newest ones); enough for a kill during the newest to leave the
@@ -120,9 +144,22 @@ impl RunFolder {
         write_file(&self.file(name), bytes)
     }
 
-    /// Writes the resolved recipe.
+    /// Writes the resolved recipe: `recipe.toml`, and the copy the weights are checked against
+    /// ([`files::TRAINED_RECIPE`]).
     pub fn write_recipe(&self, recipe: &Recipe) -> Result<()> {
-        self.write(files::RECIPE, recipe.to_toml().as_bytes())
+        let text = recipe.to_toml();
+        self.write(files::TRAINED_RECIPE, text.as_bytes())?;
+        self.write(files::RECIPE, text.as_bytes())
+    }
+
+    /// The recipe the run's weights were trained with: [`files::TRAINED_RECIPE`], or
+    /// `recipe.toml` in a folder written before that copy existed.
+    pub fn read_trained_recipe(&self) -> Result<Recipe> {
+        let path = self.file(files::TRAINED_RECIPE);
+        match std::fs::read_to_string(&path) {
+            Ok(text) => Recipe::parse(&path.display().to_string(), &text, &[]),
+            Err(_) => self.read_recipe(),
+        }
     }
 
     /// Reads the folder's recipe.
@@ -135,6 +172,8 @@ impl RunFolder {
 
     /// Reads the folder's recipe and checks that its model does `task`; `needs` says what the
     /// command needs, for the error.
+    /// The recipe must still describe the trained weights: a `model` or `data` key edited in
+    /// `recipe.toml` after training is an error naming it.
     pub fn read_recipe_for(&self, task: Task, needs: &str) -> Result<Recipe> {
         let recipe = self.read_recipe()?;
         let found = recipe.task();
@@ -152,6 +191,17 @@ impl RunFolder {
                 self.dir.display(),
                 recipe.name,
                 recipe.model.kind_name()
+            );
+        }
+        let trained = self.read_trained_recipe()?;
+        if let Some(change) = differing_keys(&trained, &recipe)
+            .into_iter()
+            .find(|d| d.key.starts_with("model.") || d.key.starts_with("data."))
+        {
+            bail!(
+                "'{}' was edited after training: {change}; the weights were trained with the first value (as in {}): restore it",
+                self.file(files::RECIPE).display(),
+                self.file(files::TRAINED_RECIPE).display()
             );
         }
         Ok(recipe)
@@ -204,11 +254,11 @@ impl RunFolder {
             write_file(&self.checkpoint_file(kind, epoch), bytes)?;
         }
         for old in self
-            .checkpoint_epochs(layout.kinds[0])
+            .checkpoint_epochs(layout.files[0].0)
             .into_iter()
             .filter(|&e| e + KEEP_CHECKPOINTS <= epoch)
         {
-            for kind in layout.kinds {
+            for kind in layout.kinds() {
                 let _ = std::fs::remove_file(self.checkpoint_file(kind, old));
             }
         }
@@ -235,25 +285,26 @@ impl RunFolder {
         epochs
     }
 
-    /// The highest epoch, at most `max_epoch`, whose checkpoint is complete (every file present,
-    /// every module record readable). A checkpoint half-written when the process was killed is
+    /// The highest epoch, at most `max_epoch`, whose checkpoint is complete (every file present
+    /// and readable as its record). A checkpoint half-written when the process was killed is
     /// skipped in favour of the one before it. This is the one scan `--resume` uses.
     pub fn last_complete_checkpoint(
         &self,
         layout: &CheckpointLayout,
         max_epoch: usize,
     ) -> Result<usize> {
+        let readable = |path: PathBuf, kind: RecordKind| match kind {
+            RecordKind::Module => ModuleRecord::load(path).is_ok(),
+            RecordKind::Optimizer => OptimizerRecord::load(path).is_ok(),
+            RecordKind::Scheduler => LrSchedulerRecord::load(path).is_ok(),
+        };
         let complete = |epoch: usize| {
             layout
-                .kinds
+                .files
                 .iter()
-                .all(|k| self.checkpoint_file(k, epoch).is_file())
-                && layout
-                    .records
-                    .iter()
-                    .all(|k| ModuleRecord::load(self.checkpoint_file(k, epoch)).is_ok())
+                .all(|(name, kind)| readable(self.checkpoint_file(name, epoch), *kind))
         };
-        self.checkpoint_epochs(layout.kinds[0])
+        self.checkpoint_epochs(layout.files[0].0)
             .into_iter()
             .rev()
             .find(|&epoch| epoch <= max_epoch && complete(epoch))

@@ -4,6 +4,7 @@
 
 pub(crate) mod driver;
 pub(crate) mod epoch_progress;
+pub mod epoch_seed;
 pub mod folder;
 pub mod history;
 pub mod options;

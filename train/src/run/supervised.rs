@@ -8,6 +8,7 @@ use std::time::Instant;
 
 use anyhow::{bail, Result};
 use burn::data::dataloader::DataLoader;
+use burn::tensor::Device;
 use burn::train::checkpoint::{
     ComposedCheckpointingStrategy, KeepLastNCheckpoints, MetricCheckpointingStrategy,
 };
@@ -22,6 +23,7 @@ use crate::plot::{Panel, Series};
 use crate::recipe::{Monitor, Recipe};
 
 use super::driver::{FitStats, Run};
+use super::epoch_seed::EpochClock;
 use super::folder::{load_module_file, KEEP_CHECKPOINTS};
 use super::history::{EpochRow, History};
 use super::options::EpochCallback;
@@ -190,11 +192,16 @@ pub(crate) fn fit<M: Fittable>(
     let recipe: &Recipe = &run.recipe;
     let training = &recipe.training;
     let history = Arc::new(Mutex::new(run.history.clone()));
+    let device = run.device.clone().autodiff();
+    // The model is built; from here every random draw of epoch e comes from (seed, e).
+    run.clock.seed_device(&device);
     let recorder = EpochRecorder {
         history: history.clone(),
         error: Arc::new(Mutex::new(None)),
         after_epoch: run.options.after_epoch.clone(),
         last_tick: Arc::new(Mutex::new(Instant::now())),
+        clock: run.clock.clone(),
+        device,
     };
     let report = Arc::new(Mutex::new(WatchReport::default()));
 
@@ -225,6 +232,8 @@ pub(crate) fn fit<M: Fittable>(
         .early_stopping(recorder.clone())
         .num_epochs(training.epochs);
     if let Some(epoch) = run.resume_epoch {
+        // burn-train panics on a checkpoint that does not fit the model: check it first.
+        load_module_file(&run.folder.checkpoint_file("model", epoch), model.clone())?;
         supervised = supervised.checkpoint(epoch);
     }
     let interrupter = supervised.interrupter();
@@ -283,13 +292,16 @@ pub(crate) fn fit<M: Fittable>(
 }
 
 /// burn-train's hook at the end of every epoch: records the epoch into the shared [`History`],
-/// tells the `after_epoch` callback, and answers whether to stop.
+/// moves the [`EpochClock`] (and the device generator) to the next epoch, tells the
+/// `after_epoch` callback, and answers whether to stop.
 #[derive(Clone)]
 struct EpochRecorder {
     history: Arc<Mutex<History<SupervisedEpoch>>>,
     error: Arc<Mutex<Option<anyhow::Error>>>,
     after_epoch: Option<EpochCallback>,
     last_tick: Arc<Mutex<Instant>>,
+    clock: EpochClock,
+    device: Device,
 }
 
 impl EarlyStoppingStrategy for EpochRecorder {
@@ -315,6 +327,9 @@ impl EarlyStoppingStrategy for EpochRecorder {
             valid: split(Split::Valid),
             seconds,
         };
+        // The checkpoint of this epoch is written: the next epoch draws from its own seeds.
+        self.clock.set(epoch + 1);
+        self.clock.seed_device(&self.device);
         let mut history = self.history.lock().expect("history lock");
         if let Err(err) = history.push(row) {
             self.error.lock().expect("recorder lock").get_or_insert(err);

@@ -4,6 +4,7 @@
 //! image file for `zoo predict`.
 
 use std::path::Path;
+use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use burn::data::dataloader::batcher::Batcher;
@@ -26,6 +27,7 @@ use zoo_mlp::Mlp;
 
 use crate::recipe::{Dataset, ImageShape, ModelSpec, Recipe, RegularizationSpec};
 use crate::run::driver::{FitStats, Run, Task};
+use crate::run::epoch_seed::{EpochBatcher, EpochClock, EpochShuffled};
 use crate::run::folder::{files, CheckpointLayout, RunFolder, SUPERVISED_CHECKPOINT};
 use crate::run::history::BestBy;
 use crate::run::options::RunOptions;
@@ -300,24 +302,28 @@ pub fn probabilities(model: &Classifier, images: Tensor<4>) -> Vec<Vec<f32>> {
 }
 
 /// A fresh image classifier (weights from the recipe's seed) on `device` and its loaders:
-/// shuffled, augmented training batches and plain validation batches. `augment_seed` starts
-/// the augmentation stream.
+/// training batches shuffled and augmented anew each epoch of `clock` (see
+/// [`epoch_seed`](crate::run::epoch_seed)), and plain validation batches.
 pub fn setup(
     recipe: &Recipe,
     data: &ImageData,
     device: &Device,
-    augment_seed: u64,
+    clock: &EpochClock,
 ) -> (Classifier, Loaders<Classifier>) {
     device.seed(recipe.training.seed);
     let model = Classifier::new(&recipe.model, data.shape, device)
         .with_regularization(&recipe.regularization);
-    let train_batcher =
-        ImageBatcher::new(data.kind).with_augmentation(recipe.data.augment.clone(), augment_seed);
+    let (kind, augment) = (data.kind, recipe.data.augment.clone());
+    let train_batcher = EpochBatcher::new(clock.clone(), move |seed| {
+        ImageBatcher::new(kind).with_augmentation(augment.clone(), seed)
+    });
     let loaders = (
         DataLoaderBuilder::new(train_batcher)
             .batch_size(recipe.training.batch_size)
-            .shuffle(recipe.training.seed)
-            .build(data.train.clone()),
+            .build(EpochShuffled::new(
+                Arc::new(data.train.clone()),
+                clock.clone(),
+            )),
         DataLoaderBuilder::new(ImageBatcher::new(data.kind))
             .batch_size(recipe.training.batch_size)
             .build(data.valid.clone()),
@@ -352,18 +358,8 @@ impl Task for Classify {
     }
 
     fn fit(run: &mut Run<SupervisedEpoch>, data: &ImageData) -> Result<(Classifier, FitStats)> {
-        // Augmentation draws from its own seeded stream; a resumed run continues with a new one.
-        let augment_seed = run
-            .recipe
-            .training
-            .seed
-            .wrapping_add(run.resume_epoch.unwrap_or(0) as u64);
-        let (model, loaders) = setup(
-            &run.recipe,
-            data,
-            &run.device.clone().autodiff(),
-            augment_seed,
-        );
+        let device = run.device.clone().autodiff();
+        let (model, loaders) = setup(&run.recipe, data, &device, &run.clock);
         fit(model, loaders, data.train.len(), run)
     }
 

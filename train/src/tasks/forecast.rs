@@ -20,6 +20,7 @@ use zoo_lstm::Forecaster;
 use crate::plot::{self, Panel, Series};
 use crate::recipe::{DataSpec, ModelSpec, Recipe, Task as TaskKind};
 use crate::run::driver::{FitStats, Run, Task};
+use crate::run::epoch_seed::{EpochClock, EpochShuffled};
 use crate::run::folder::{files, CheckpointLayout, RunFolder, SUPERVISED_CHECKPOINT};
 use crate::run::history::BestBy;
 use crate::run::options::RunOptions;
@@ -199,20 +200,22 @@ pub struct SeriesSplits {
     pub test: Arc<Vec<f32>>,
 }
 
-/// A fresh forecaster and its loaders of windows over the train and validation series.
+/// A fresh forecaster and its loaders of windows over the train and validation series (training
+/// windows shuffled anew each epoch of `clock`).
 pub fn setup(
     recipe: &Recipe,
     series: &SeriesSplits,
     device: &Device,
+    clock: &EpochClock,
 ) -> (ForecastModel, Loaders<ForecastModel>) {
     let (window, horizon) = recipe.data.series_window();
     device.seed(recipe.training.seed);
     let model = ForecastModel::new(&recipe.model, horizon, device);
+    let train = Arc::new(SeriesWindows::new(series.train.clone(), window, horizon));
     let loaders = (
         DataLoaderBuilder::new(SeriesBatcher)
             .batch_size(recipe.training.batch_size)
-            .shuffle(recipe.training.seed)
-            .build(SeriesWindows::new(series.train.clone(), window, horizon)),
+            .build(EpochShuffled::new(train, clock.clone())),
         DataLoaderBuilder::new(SeriesBatcher)
             .batch_size(recipe.training.batch_size)
             .build(SeriesWindows::new(series.valid.clone(), window, horizon)),
@@ -260,7 +263,8 @@ impl Task for Forecasting {
     ) -> Result<(ForecastModel, FitStats)> {
         let (window, horizon) = run.recipe.data.series_window();
         let windows = SeriesWindows::new(series.train.clone(), window, horizon).len();
-        let (model, loaders) = setup(&run.recipe, series, &run.device.clone().autodiff());
+        let device = run.device.clone().autodiff();
+        let (model, loaders) = setup(&run.recipe, series, &device, &run.clock);
         fit(model, loaders, windows, run)
     }
 

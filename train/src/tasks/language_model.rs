@@ -23,6 +23,7 @@ use zoo_lstm::CharLm;
 
 use crate::recipe::{DataSpec, ModelSpec, Recipe, Task as TaskKind};
 use crate::run::driver::{FitStats, Run, Task};
+use crate::run::epoch_seed::{EpochClock, EpochShuffled};
 use crate::run::folder::{files, CheckpointLayout, RunFolder, SUPERVISED_CHECKPOINT};
 use crate::run::history::BestBy;
 use crate::run::options::RunOptions;
@@ -157,20 +158,22 @@ pub fn load_vocabulary(folder: &RunFolder) -> Result<Vocabulary> {
     Ok(Vocabulary::from_chars(chars.chars().collect()))
 }
 
-/// A fresh language model for the corpus's vocabulary and its loaders of windows.
+/// A fresh language model for the corpus's vocabulary and its loaders of windows (training
+/// windows shuffled anew each epoch of `clock`).
 pub fn setup(
     recipe: &Recipe,
     corpus: &CharCorpus,
     device: &Device,
+    clock: &EpochClock,
 ) -> (LanguageModel, Loaders<LanguageModel>) {
     let window = recipe.data.text_window();
     device.seed(recipe.training.seed);
     let model = LanguageModel::new(&recipe.model, corpus.vocabulary.len(), device);
+    let train = Arc::new(TextWindows::new(corpus.train.clone(), window));
     let loaders = (
         DataLoaderBuilder::new(TokenBatcher)
             .batch_size(recipe.training.batch_size)
-            .shuffle(recipe.training.seed)
-            .build(TextWindows::new(corpus.train.clone(), window)),
+            .build(EpochShuffled::new(train, clock.clone())),
         DataLoaderBuilder::new(TokenBatcher)
             .batch_size(recipe.training.batch_size)
             .build(TextWindows::new(corpus.valid.clone(), window)),
@@ -219,7 +222,8 @@ impl Task for LanguageModelling {
         corpus: &CharCorpus,
     ) -> Result<(LanguageModel, FitStats)> {
         save_vocabulary(&run.folder, &corpus.vocabulary)?;
-        let (model, loaders) = setup(&run.recipe, corpus, &run.device.clone().autodiff());
+        let device = run.device.clone().autodiff();
+        let (model, loaders) = setup(&run.recipe, corpus, &device, &run.clock);
         let windows = TextWindows::new(corpus.train.clone(), run.recipe.data.text_window()).len();
         fit(model, loaders, windows, run)
     }
@@ -284,6 +288,6 @@ pub fn generate(
             vocabulary.len()
         )
     })?;
-    let generated = model.lm.generate(&ids, length, temperature, seed);
+    let generated = model.lm.generate(&ids, length, temperature, seed)?;
     Ok(format!("{prompt}{}", vocabulary.decode(&generated)))
 }

@@ -40,7 +40,7 @@ pub fn load_generator(
     let path = if folder.file(files::GENERATOR).is_file() {
         folder.file(files::GENERATOR)
     } else {
-        match folder.checkpoint_epochs(GAN_CHECKPOINT.kinds[0]).last() {
+        match folder.checkpoint_epochs(GAN_CHECKPOINT.files[0].0).last() {
             Some(&epoch) => folder.checkpoint_file("generator", epoch),
             None => bail!(
                 "'{}' holds no generator yet (no {} and no checkpoint)",

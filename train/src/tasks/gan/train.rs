@@ -24,7 +24,7 @@ use zoo_kernels::FusedAdam;
 use crate::recipe::{GanLoss, GanSpec, Recipe};
 use crate::run::driver::{FitStats, Run, Task};
 use crate::run::epoch_progress::{BatchProgress, EpochProgress};
-use crate::run::folder::{load_module_file, module_bytes, CheckpointLayout, RunFolder};
+use crate::run::folder::{load_module_file, module_bytes, CheckpointLayout, RecordKind, RunFolder};
 use crate::run::history::{BestBy, EpochRow};
 use crate::run::options::RunOptions;
 use crate::run::summary::SummaryMetrics;
@@ -49,8 +49,12 @@ pub mod files {
 
 /// A GAN checkpoint: both networks and both optimizer states.
 pub const GAN_CHECKPOINT: CheckpointLayout = CheckpointLayout {
-    kinds: &["generator", "discriminator", "optim-g", "optim-d"],
-    records: &["generator", "discriminator"],
+    files: &[
+        ("generator", RecordKind::Module),
+        ("discriminator", RecordKind::Module),
+        ("optim-g", RecordKind::Optimizer),
+        ("optim-d", RecordKind::Optimizer),
+    ],
 };
 
 /// `samples/epoch-NNN.png`, relative to the run folder.
