@@ -10,8 +10,8 @@ use clap::{Args, Parser, Subcommand};
 use zoo_experiments::bench::{bench, write_report, BenchOptions};
 use zoo_experiments::gan_quality::score_run;
 use zoo_experiments::search::report::{leaderboard, ranked, write_reports};
-use zoo_experiments::search::runner::{search, validate, Metric, SearchOptions, Strategy};
-use zoo_experiments::search::storage::{SearchStorage, SqliteStorage};
+use zoo_experiments::search::runner::{metric_for, search, trial_dir, SearchOptions, Strategy};
+use zoo_experiments::search::storage::{SearchStorage, SqliteStorage, DEFAULT_GRACE_SECONDS};
 use zoo_experiments::study::{regularization_study, StudyOptions, Variant};
 use zoo_train::recipe::BUILTIN_RECIPES;
 use zoo_train::run::folder::RunFolder;
@@ -207,25 +207,36 @@ struct SearchArgs {
     /// Where trials are stored: sqlite:PATH.
     #[arg(long, default_value = "sqlite:studies.db")]
     storage: String,
-    /// Trials trained at once by this process.
+    /// Trials trained at once: this process and WORKERS-1 more `zoo search` processes on the
+    /// same study (each trial runs alone in its process, so its figures do not depend on what
+    /// ran beside it). Processes on other machines join the same way, given the same --study
+    /// and --storage.
     #[arg(long, default_value_t = 1)]
     workers: usize,
-    /// The validation metric to optimize.
-    #[arg(long, value_enum, default_value_t = Metric::ValidAccuracy)]
-    metric: Metric,
-    /// max or min; default max for accuracy, min for loss.
+    /// The figure to optimize: valid_accuracy (default) or valid_loss for classifiers,
+    /// valid_loss (default) or valid_accuracy for language models, valid_loss for forecasters,
+    /// mnist_score (default) or frechet_distance for GANs.
+    #[arg(long)]
+    metric: Option<String>,
+    /// max or min; only to state the metric's own direction (a contradicting one is refused).
     #[arg(long)]
     direction: Option<String>,
+    /// Seconds a running trial may stay silent (no heartbeat) before another worker re-runs it.
+    #[arg(long, value_name = "SECONDS", default_value_t = DEFAULT_GRACE_SECONDS)]
+    heartbeat_grace: f64,
+    /// Run trials only: no reports at the end (the workers `--workers` starts).
+    #[arg(long, hide = true)]
+    worker_only: bool,
     /// Seed of the proposals (one worker and the same seed give the same configurations).
     #[arg(long, default_value_t = 0)]
     seed: u64,
     /// Epochs of a trial that is never pruned (default: the recipe's training.epochs).
     #[arg(long)]
     epochs_max: Option<usize>,
-    /// Folder for the trials' runs, best.toml, leaderboard.txt and the plots; default
-    /// searches/<study>.
-    #[arg(long, value_name = "DIR")]
-    out: Option<PathBuf>,
+    /// Folder of the searches: each study gets its own folder in it, OUT/<study>, with its
+    /// trials' runs, best.toml, leaderboard.txt and the plots.
+    #[arg(long, value_name = "DIR", default_value = "searches")]
+    out: PathBuf,
     /// Override any key of the base recipe (repeatable).
     #[arg(long = "set", value_name = "KEY=VALUE")]
     set: Vec<String>,
@@ -276,7 +287,9 @@ struct CommonArgs {
 
 #[derive(Args)]
 struct TrainArgs {
-    /// A built-in recipe name (see `zoo list`) or a path to a recipe .toml file. Optional with --resume.
+    /// A built-in recipe name (see `zoo list`) or a path to a recipe .toml file. Not with
+    /// --resume, which takes the run's own recipe.
+    #[arg(conflicts_with = "resume")]
     recipe: Option<String>,
     #[command(flatten)]
     common: CommonArgs,
@@ -301,7 +314,10 @@ struct TrainArgs {
     /// Run a few batches of one epoch end to end, to check a recipe quickly.
     #[arg(long)]
     dry_run: bool,
-    /// Continue an interrupted run from its last checkpoint (its recipe, plus any overrides given).
+    /// Continue an interrupted run from its last complete checkpoint, with the run's own recipe.
+    /// Only training.epochs (to train further: --epochs N), description, gan.quality_samples and
+    /// gan.quality_classifier may change; any other --set or flag that changes the recipe is
+    /// refused, naming the key.
     #[arg(long, value_name = "RUN_DIR", conflicts_with = "out")]
     resume: Option<PathBuf>,
     /// Plain progress lines instead of the full-screen dashboard, even in a terminal.
@@ -444,54 +460,73 @@ fn bench_command(args: BenchArgs) -> Result<()> {
 }
 
 fn eval_command(run_dir: &Path, common: CommonArgs) -> Result<()> {
+    let name = RunFolder::open(run_dir)?.read_recipe()?.name;
+    println!("{name}: {}", test_figures(run_dir, &common)?);
+    Ok(())
+}
+
+/// The test figures of a finished run, read from the test set now, as one line: accuracy for a
+/// classifier, nats per character for a language model, MSE for a forecaster; a GAN's sample
+/// quality from its summary.
+fn test_figures(run_dir: &Path, common: &CommonArgs) -> Result<String> {
     let device = common.backend.device()?;
-    let recipe = RunFolder::open(run_dir)?.read_recipe()?;
+    let folder = RunFolder::open(run_dir)?;
+    let recipe = folder.read_recipe()?;
     let data_dir = common.data_dir.as_deref();
-    match recipe.task() {
+    Ok(match recipe.task() {
         Task::ImageClassification => {
             let (recipe, model) = load_classifier(run_dir, &device)?;
             let test = load_image_sets(recipe.data.dataset, data_dir)?.test;
-            let kind = recipe.data.dataset.image_kind().context("an image dataset")?;
+            let kind = recipe
+                .data
+                .dataset
+                .image_kind()
+                .context("an image dataset")?;
             let result = evaluate(&model, &test, kind, 256, &device);
-            println!(
-                "{}: test accuracy {:.2}% ({} images), test loss {:.4}",
-                recipe.name,
+            format!(
+                "test accuracy {:.2}% ({} images), test loss {:.4}",
                 100.0 * result.accuracy,
                 test.len(),
                 result.loss
-            );
+            )
         }
         Task::CharLm => {
             let (recipe, model, _) = load_language_model(run_dir, &device)?;
             let corpus = load_corpus(&recipe.data, data_dir)?;
             let window = recipe.data.text_window();
             let result = evaluate_text(&model, corpus.test.clone(), window, 256, &device);
-            println!(
-                "{}: test loss {:.4} nats/char ({:.4} bits/char, perplexity {:.2}, {} characters), next-character accuracy {:.2}%",
-                recipe.name,
+            format!(
+                "test loss {:.4} nats/char ({:.4} bits/char, perplexity {:.2}, {} characters), next-character accuracy {:.2}%",
                 result.loss,
                 result.loss / std::f64::consts::LN_2,
                 result.loss.exp(),
                 corpus.test.len(),
                 100.0 * result.accuracy
-            );
+            )
         }
         Task::Forecast => {
             let (recipe, model) = load_forecaster(run_dir, &device)?;
             let [_, _, test] = load_series(&recipe.data, recipe.training.seed);
             let shape = recipe.data.series_window();
             let result = evaluate_series(&model, test, shape, 256, &device);
-            println!(
-                "{}: test MSE {:.5}, MAE {:.4} (last-value baseline MSE {:.5})",
-                recipe.name, result.mse, result.mae, result.baseline_mse
-            );
+            format!(
+                "test MSE {:.5}, MAE {:.4} (last-value baseline MSE {:.5})",
+                result.mse, result.mae, result.baseline_mse
+            )
         }
-        Task::Gan => bail!(
-            "'{}' holds a GAN run: there is no test set to score; see its summary.json, or draw samples with `zoo sample`",
-            run_dir.display()
-        ),
-    }
-    Ok(())
+        Task::Gan => {
+            let m = folder.read_summary()?.metrics;
+            match (m.mnist_score, m.frechet_distance) {
+                (Some(score), Some(fd)) => format!(
+                    "a GAN run has no test set to score; its samples: MNIST score {score:.2}, Fréchet distance {fd:.2} (summary.json)"
+                ),
+                _ => bail!(
+                    "'{}' holds a GAN run: there is no test set to score; see its summary.json, or draw samples with `zoo sample`",
+                    run_dir.display()
+                ),
+            }
+        }
+    })
 }
 
 fn predict_command(run_dir: &Path, input: &Path, backend: Backend) -> Result<()> {
@@ -625,31 +660,36 @@ fn search_command(args: SearchArgs) -> Result<()> {
     else {
         bail!("zoo search needs a recipe, --strategy and --trials (see `zoo search --help`)");
     };
+    if args.workers == 0 {
+        bail!("--workers must be >= 1");
+    }
     let base = Recipe::load(recipe, &args.set)?;
-    let maximize = match (args.direction.as_deref(), args.metric) {
-        (Some("max"), _) => true,
-        (Some("min"), _) => false,
-        (Some(other), _) => anyhow::bail!("--direction must be max or min, got '{other}'"),
-        (None, Metric::ValidAccuracy) => true,
-        (None, Metric::ValidLoss) => false,
-    };
+    let metric = metric_for(base.task(), args.metric.as_deref())?;
+    match args.direction.as_deref() {
+        None => {}
+        Some(d @ ("max" | "min")) if (d == "max") != metric.maximize => bail!(
+            "--direction {d}: {} is {} when better",
+            metric.name,
+            if metric.maximize { "higher" } else { "lower" }
+        ),
+        Some("max" | "min") => {}
+        Some(other) => bail!("--direction must be max or min, got '{other}'"),
+    }
     let study = args
         .study
+        .clone()
         .unwrap_or_else(|| format!("{}-{}", base.name, strategy.name()));
-    let out = args
-        .out
-        .unwrap_or_else(|| PathBuf::from("searches").join(&study));
+    let out = args.out.join(&study);
     let storage: Arc<dyn SearchStorage> = Arc::new(SqliteStorage::from_url(&args.storage)?);
     let options = SearchOptions {
         strategy,
         trials,
         study: study.clone(),
         storage: storage.clone(),
-        workers: args.workers,
-        metric: args.metric,
-        maximize,
+        metric,
         seed: args.seed,
         epochs_max: args.epochs_max,
+        grace_seconds: args.heartbeat_grace,
         out: out.clone(),
         run: RunOptions {
             backend: args.common.backend,
@@ -657,33 +697,26 @@ fn search_command(args: SearchArgs) -> Result<()> {
             ..Default::default()
         },
     };
-    validate(&options)?;
+    let workers = Workers::spawn(args.workers - 1)?;
     let space = search(&base, &options)?;
+    workers.wait()?;
+    if args.worker_only {
+        return Ok(());
+    }
     let (id, _) = storage.study(&study)?;
     let trials = storage.trials(id)?;
     print!(
         "{}",
-        write_reports(&out, &base, &space, &trials, args.metric.name(), maximize)?
+        write_reports(&out, &base, &space, &trials, metric.name, metric.maximize)?
     );
-    if let Some(best) = ranked(&trials, maximize).first() {
+    if let Some(best) = ranked(&trials, metric.maximize).first() {
         // Only now, once, is the test set read: for the best trial's model.
-        let device = args.common.backend.device()?;
-        let run_dir = out.join("trials").join(format!("trial-{:04}", best.number));
-        let (recipe, model) = load_classifier(&run_dir, &device)?;
-        let test = load_image_sets(recipe.data.dataset, args.common.data_dir.as_deref())?.test;
-        let kind = recipe
-            .data
-            .dataset
-            .image_kind()
-            .context("an image dataset")?;
-        let result = evaluate(&model, &test, kind, 256, &device);
+        let figures = test_figures(&trial_dir(&out, best.number), &args.common)?;
         println!(
-            "best trial {}: {} {:.4}, test accuracy {:.2}% ({} images)",
+            "best trial {}: {} {:.4}; {figures}",
             best.number,
-            args.metric.name(),
-            best.value.unwrap_or(f64::NAN),
-            100.0 * result.accuracy,
-            test.len()
+            metric.name,
+            best.value.unwrap_or(f64::NAN)
         );
     }
     println!(
@@ -691,6 +724,62 @@ fn search_command(args: SearchArgs) -> Result<()> {
         out.display()
     );
     Ok(())
+}
+
+/// The extra `zoo search` processes of `--workers`: the same command line, one worker each.
+struct Workers(Vec<std::process::Child>);
+
+impl Workers {
+    fn spawn(n: usize) -> Result<Self> {
+        if n == 0 {
+            return Ok(Self(Vec::new()));
+        }
+        let exe = std::env::current_exe().context("cannot find the zoo executable")?;
+        let mut args: Vec<String> = Vec::new();
+        let mut given = std::env::args().skip(1);
+        while let Some(arg) = given.next() {
+            if arg == "--workers" {
+                given.next();
+            } else if !arg.starts_with("--workers=") {
+                args.push(arg);
+            }
+        }
+        args.extend(["--workers".into(), "1".into(), "--worker-only".into()]);
+        let children = (0..n)
+            .map(|_| {
+                std::process::Command::new(&exe)
+                    .args(&args)
+                    .spawn()
+                    .context("cannot start a search worker process")
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Self(children))
+    }
+
+    /// Waits for every worker; one that failed is an error.
+    fn wait(mut self) -> Result<()> {
+        let mut failed = 0;
+        for child in &mut self.0 {
+            if !child.wait().map(|s| s.success()).unwrap_or(false) {
+                failed += 1;
+            }
+        }
+        self.0.clear();
+        if failed > 0 {
+            bail!("{failed} search worker process(es) failed (see their messages above)");
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Workers {
+    /// This process failed before its workers finished: stop them with it.
+    fn drop(&mut self) {
+        for child in &mut self.0 {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
 }
 
 fn print_summary(s: &Summary) {

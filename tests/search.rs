@@ -59,6 +59,16 @@ fn search_args<'a>(
     ]
 }
 
+/// A temporary folder holding a copy of mlp-mnist-mini searched over `space`, a study
+/// database and a search folder in it.
+fn setup(space: &str) -> (tempfile::TempDir, PathBuf, String, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let recipe = recipe_with(dir.path(), space);
+    let db = format!("sqlite:{}", dir.path().join("s.db").display());
+    let out = dir.path().join("out");
+    (dir, recipe, db, out)
+}
+
 /// The `trial N (strategy): params` lines a search process printed as it started trials.
 fn start_lines(stdout: &str) -> Vec<&str> {
     stdout
@@ -78,6 +88,20 @@ fn started(stdout: &str) -> Vec<usize> {
         .iter()
         .filter_map(|l| l.split_whitespace().nth(1)?.parse().ok())
         .collect()
+}
+
+/// Whether `ZOO_DATA_DIR` holds tiny-shakespeare; says why not on stderr.
+fn has_tinyshakespeare() -> bool {
+    let dir = std::env::var("ZOO_DATA_DIR").unwrap_or_default();
+    let found = !dir.is_empty() && Path::new(&dir).join("tinyshakespeare").is_dir();
+    if !found {
+        use std::io::Write;
+        let _ = writeln!(
+            std::io::stderr(),
+            "SKIPPED: the language-model search needs tinyshakespeare/ in ZOO_DATA_DIR ('{dir}')"
+        );
+    }
+    found
 }
 
 fn show(db: &str, study: &str) -> String {
@@ -120,6 +144,8 @@ fn every_strategy_runs_tiny_trials_and_writes_its_reports() {
             stdout.contains(&format!("{expected} trials:")),
             "{strategy}: {stdout}"
         );
+        // Each study has its own folder in --out.
+        let out = out.join(format!("mlp-mnist-mini-{strategy}"));
         for file in ["best.toml", "leaderboard.txt", "history.png", "params.png"] {
             assert!(out.join(file).is_file(), "{strategy}: {file} missing");
         }
@@ -139,10 +165,7 @@ fn every_strategy_runs_tiny_trials_and_writes_its_reports() {
 
 #[test]
 fn a_killed_search_resumes_to_exactly_the_requested_trials() {
-    let dir = tempfile::tempdir().unwrap();
-    let recipe = recipe_with(dir.path(), SPACE);
-    let db = format!("sqlite:{}", dir.path().join("s.db").display());
-    let out = dir.path().join("out");
+    let (_dir, recipe, db, out) = setup(SPACE);
     let mut args = search_args(
         recipe.to_str().unwrap(),
         &db,
@@ -150,7 +173,7 @@ fn a_killed_search_resumes_to_exactly_the_requested_trials() {
         "random",
         "6",
     );
-    args.extend(["--set", "training.epochs=20"]);
+    args.extend(["--set", "training.epochs=20", "--heartbeat-grace", "3"]);
     let args_max = args.iter().position(|a| *a == "--epochs-max").unwrap();
     args.drain(args_max..args_max + 2); // trials train the recipe's 20 epochs: long enough to kill
     let mut child = Command::new(env!("CARGO_BIN_EXE_zoo"))
@@ -158,7 +181,11 @@ fn a_killed_search_resumes_to_exactly_the_requested_trials() {
         .stdout(Stdio::null())
         .spawn()
         .unwrap();
-    let third = out.join("trials").join("trial-0002").join("metrics.csv");
+    let third = out
+        .join("mlp-mnist-mini-random")
+        .join("trials")
+        .join("trial-0002")
+        .join("metrics.csv");
     let start = std::time::Instant::now();
     while !third.exists() && start.elapsed().as_secs() < 120 {
         std::thread::sleep(std::time::Duration::from_millis(10));
@@ -172,14 +199,13 @@ fn a_killed_search_resumes_to_exactly_the_requested_trials() {
         "trial 2 was left running: {before}"
     );
 
+    // The killed worker's trial is taken over once its heartbeat is 3 s old, and the search
+    // waits for it: it ends with exactly 6 finished trials.
     let output = zoo(&args);
     assert_ok(&output);
-    let again = started(&text(&output.stdout));
-    assert_eq!(
-        again.first(),
-        Some(&2),
-        "the dead trial is re-run first: {again:?}"
-    );
+    let mut again = started(&text(&output.stdout));
+    again.sort();
+    assert_eq!(again, vec![2, 3, 4, 5], "the dead trial is re-run, once");
     let after = show(&db, "mlp-mnist-mini-random");
     assert!(
         after.contains("6 trials: 6 complete, 0 pruned, 0 failed, 0 running"),
@@ -189,10 +215,7 @@ fn a_killed_search_resumes_to_exactly_the_requested_trials() {
 
 #[test]
 fn two_processes_share_a_study_without_running_a_trial_twice() {
-    let dir = tempfile::tempdir().unwrap();
-    let recipe = recipe_with(dir.path(), SPACE);
-    let db = format!("sqlite:{}", dir.path().join("s.db").display());
-    let out = dir.path().join("out");
+    let (_dir, recipe, db, out) = setup(SPACE);
     let args = search_args(
         recipe.to_str().unwrap(),
         &db,
@@ -327,11 +350,182 @@ fn bad_search_spaces_name_the_key() {
 }
 
 #[test]
-fn workers_train_trials_in_parallel_within_one_process() {
+fn workers_run_as_processes_and_a_trial_gives_the_same_figures_beside_another() {
     let dir = tempfile::tempdir().unwrap();
     let recipe = recipe_with(dir.path(), SPACE);
+    let values = |name: &str, workers: &str| -> Vec<(usize, String)> {
+        let db = format!("sqlite:{}", dir.path().join(format!("{name}.db")).display());
+        let out = dir.path().join(name);
+        let mut args = search_args(
+            recipe.to_str().unwrap(),
+            &db,
+            out.to_str().unwrap(),
+            "random",
+            "4",
+        );
+        args.extend(["--workers", workers, "--seed", "3"]);
+        assert_ok(&zoo(&args));
+        // The stored value of every trial, by number.
+        let board = show(&db, "mlp-mnist-mini-random");
+        let mut rows: Vec<(usize, String)> = board
+            .lines()
+            .filter_map(|l| {
+                let cells: Vec<&str> = l.split_whitespace().collect();
+                let trial = cells.get(1)?.parse().ok()?;
+                cells.get(2)?.parse::<f64>().ok()?;
+                Some((trial, cells[2].to_string()))
+            })
+            .collect();
+        rows.sort();
+        rows
+    };
+    let alone = values("alone", "1");
+    let beside = values("beside", "2");
+    assert_eq!(alone.len(), 4, "{alone:?}");
+    assert_eq!(alone, beside, "trial k: the same figure at 1 and 2 workers");
+}
+
+#[test]
+fn two_studies_in_one_out_folder_keep_their_own_trials() {
+    let dir = tempfile::tempdir().unwrap();
+    let recipe = recipe_with(dir.path(), SPACE);
+    let out = dir.path().join("so");
+    for (study, db) in [("one", "db1.db"), ("two", "db2.db")] {
+        let db = format!("sqlite:{}", dir.path().join(db).display());
+        let mut args = search_args(
+            recipe.to_str().unwrap(),
+            &db,
+            out.to_str().unwrap(),
+            "random",
+            "2",
+        );
+        args.extend(["--study", study]);
+        assert_ok(&zoo(&args));
+    }
+    for study in ["one", "two"] {
+        let folder = out.join(study);
+        assert!(folder.join("best.toml").is_file(), "{study}");
+        assert_eq!(
+            std::fs::read_to_string(folder.join("study.txt"))
+                .unwrap()
+                .trim(),
+            study
+        );
+        assert!(folder
+            .join("trials")
+            .join("trial-0001")
+            .join("summary.json")
+            .is_file());
+    }
+}
+
+#[test]
+fn a_study_reopened_with_another_budget_is_refused_naming_it() {
+    let (_dir, recipe, db, out) = setup(SPACE);
+    let args = search_args(
+        recipe.to_str().unwrap(),
+        &db,
+        out.to_str().unwrap(),
+        "random",
+        "1",
+    );
+    assert_ok(&zoo(&args));
+    let mut other = args.clone();
+    let at = other.iter().position(|a| *a == "--epochs-max").unwrap();
+    other[at + 1] = "3";
+    let output = zoo(&other);
+    let err = text(&output.stderr);
+    assert!(!output.status.success(), "{}", text(&output.stdout));
+    assert!(
+        err.contains("epochs_max is 2 in the study, 3 here"),
+        "{err}"
+    );
+    let mut other = args.clone();
+    other.extend(["--set", "model.dropout=0.1"]);
+    let err = text(&zoo(&other).stderr);
+    assert!(err.contains("model.dropout"), "{err}");
+    // The old spelling of `zoo search show` still works.
+    let old = zoo(&["study", "show", "mlp-mnist-mini-random", "--storage", &db]);
+    assert_ok(&old);
+    assert!(text(&old.stdout).contains("1 trials: 1 complete"));
+}
+
+/// A recipe of each task is searched, with the task's own metric.
+#[test]
+fn every_task_is_searched_by_its_own_metric() {
+    let dir = tempfile::tempdir().unwrap();
     let db = format!("sqlite:{}", dir.path().join("s.db").display());
     let out = dir.path().join("out");
+    for (name, space, metric, extra) in [
+        (
+            "lstm-shakespeare-mini",
+            r#""optimizer.lr" = { choice = [3e-3, 1e-2] }"#,
+            "valid_loss",
+            vec!["--set", "data.max_chars=4000"],
+        ),
+        (
+            "lstm-sine-mini",
+            r#""model.hidden" = { choice = [8, 16] }"#,
+            "valid_loss",
+            vec![],
+        ),
+        (
+            "gan-mnist-mini",
+            r#""gan.generator_lr" = { choice = [2e-4, 1e-3] }"#,
+            "mnist_score",
+            vec![
+                "--set",
+                "gan.quality_samples=64",
+                "--set",
+                "gan.quality_classifier=mlp-mnist-mini",
+            ],
+        ),
+    ] {
+        if name == "lstm-shakespeare-mini" && !has_tinyshakespeare() {
+            continue;
+        }
+        let base = text(&zoo(&["show", name]).stdout);
+        let path = dir.path().join(format!("{name}.toml"));
+        std::fs::write(&path, format!("{base}\n[search]\n{space}\n")).unwrap();
+        let mut args = search_args(
+            path.to_str().unwrap(),
+            &db,
+            out.to_str().unwrap(),
+            "random",
+            "2",
+        );
+        let at = args.iter().position(|a| *a == "--epochs-max").unwrap();
+        args[at + 1] = "1";
+        args.extend(extra);
+        let output = zoo(&args);
+        assert_ok(&output);
+        let stdout = text(&output.stdout);
+        assert!(
+            stdout.contains(&format!("complete: {metric}")),
+            "{name}: {stdout}"
+        );
+        assert!(stdout.contains("best trial"), "{name}: {stdout}");
+        // A metric the task does not have is refused before anything trains.
+        let mut wrong = args.clone();
+        wrong.extend(["--metric", "valid_accuracy", "--study", "wrong"]);
+        let wrong = zoo(&wrong);
+        let err = text(&wrong.stderr);
+        if name != "lstm-shakespeare-mini" {
+            assert!(
+                !wrong.status.success() && err.contains(metric),
+                "{name}: {err}"
+            );
+            assert!(
+                !text(&wrong.stdout).contains("trial 0"),
+                "{name}: trained before refusing"
+            );
+        }
+    }
+}
+
+#[test]
+fn workers_share_one_command() {
+    let (_dir, recipe, db, out) = setup(SPACE);
     let mut args = search_args(
         recipe.to_str().unwrap(),
         &db,

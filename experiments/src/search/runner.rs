@@ -1,20 +1,29 @@
-//! `zoo search`: trials proposed by a strategy, trained by [`crate::train`], pruned by
-//! successive halving where asked, stored in a [`SearchStorage`] so that a killed search
-//! continues and several processes cooperate.
+//! `zoo search`: trials proposed by a strategy, trained by [`zoo_train::train`] (and scored by
+//! [`crate::gan_quality`] for a GAN), pruned by successive halving where asked, stored in a
+//! [`SearchStorage`] so that a killed search continues and workers anywhere share a study.
+//!
+//! One call of [`search`] is one worker: it claims a trial, trains it, records it, and claims
+//! the next until the study has its trials. `zoo search --workers K` starts K such processes;
+//! each trial runs alone in its process, so its figures depend on its parameters and seed only,
+//! whatever ran beside it.
 
 use std::path::PathBuf;
-use std::sync::Arc;
-use std::time::Instant;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 use rand::rngs::StdRng;
 use rand::SeedableRng;
+use zoo_train::recipe::{Recipe, Task};
+use zoo_train::{train, EpochCallback, EpochFigures, RunOptions};
 
 use super::sampler::{Observation, RandomSampler, Sampler, TpeSampler};
 use super::space::{to_overrides, Assignment, SearchSpace};
-use super::storage::{process_id, SearchStorage, StudySpec, TrialRecord, TrialStatus};
-use zoo_train::recipe::Recipe;
-use zoo_train::{train, EpochCallback, EpochFigures, RunOptions};
+use super::storage::{
+    claim_token, SearchStorage, StudySpec, TrialRecord, TrialStatus, HEARTBEAT_SECONDS,
+};
+use crate::gan_quality::score_run;
 
 /// How trials are proposed and pruned.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -44,30 +53,67 @@ impl Strategy {
     }
 }
 
-/// Which validation figure a search optimizes.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
-pub enum Metric {
-    /// Validation accuracy.
-    ValidAccuracy,
-    /// Validation loss.
-    ValidLoss,
+/// A figure a search can optimize.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Metric {
+    /// Its name in `summary.json` and in the per-epoch figures (`valid_accuracy`, ...).
+    pub name: &'static str,
+    /// Whether higher is better.
+    pub maximize: bool,
+    /// Whether every epoch reports it (what pruning needs); a GAN's quality is scored once, at
+    /// the end.
+    pub per_epoch: bool,
 }
 
-impl Metric {
-    /// The name stored with the study.
-    pub fn name(self) -> &'static str {
-        match self {
-            Metric::ValidAccuracy => "valid_accuracy",
-            Metric::ValidLoss => "valid_loss",
+/// The figures a search can optimize for a task; the first is the default.
+pub fn task_metrics(task: Task) -> &'static [Metric] {
+    const fn m(name: &'static str, maximize: bool, per_epoch: bool) -> Metric {
+        Metric {
+            name,
+            maximize,
+            per_epoch,
         }
     }
-
-    fn of(self, (_, figures): EpochFigures) -> f64 {
-        figures
-            .iter()
-            .find(|(name, _)| *name == self.name())
-            .map_or(f64::NAN, |(_, value)| *value)
+    const CLASSIFY: [Metric; 2] = [
+        m("valid_accuracy", true, true),
+        m("valid_loss", false, true),
+    ];
+    const LANGUAGE: [Metric; 2] = [
+        m("valid_loss", false, true),
+        m("valid_accuracy", true, true),
+    ];
+    const FORECAST: [Metric; 1] = [m("valid_loss", false, true)];
+    const GAN: [Metric; 2] = [
+        m("mnist_score", true, false),
+        m("frechet_distance", false, false),
+    ];
+    match task {
+        Task::ImageClassification => &CLASSIFY,
+        Task::CharLm => &LANGUAGE,
+        Task::Forecast => &FORECAST,
+        Task::Gan => &GAN,
     }
+}
+
+/// The metric called `name` for `task` (its default when `None`); an error listing the task's
+/// metrics otherwise.
+pub fn metric_for(task: Task, name: Option<&str>) -> Result<Metric> {
+    let metrics = task_metrics(task);
+    let Some(name) = name else {
+        return Ok(metrics[0]);
+    };
+    metrics
+        .iter()
+        .copied()
+        .find(|m| m.name == name)
+        .with_context(|| {
+            let names: Vec<&str> = metrics.iter().map(|m| m.name).collect();
+            format!(
+                "--metric {name}: a {} recipe is searched by {}",
+                task.name(),
+                names.join(" or ")
+            )
+        })
 }
 
 /// Everything a search needs besides the recipe.
@@ -81,17 +127,15 @@ pub struct SearchOptions {
     pub study: String,
     /// The storage.
     pub storage: Arc<dyn SearchStorage>,
-    /// Trials trained at once by this process.
-    pub workers: usize,
-    /// The metric optimized.
+    /// The metric optimized (see [`metric_for`]).
     pub metric: Metric,
-    /// `true` to maximize the metric.
-    pub maximize: bool,
     /// Seed of the proposals (the trials train with the recipe's seed).
     pub seed: u64,
     /// Epochs of a trial that is never pruned (the recipe's when `None`).
     pub epochs_max: Option<usize>,
-    /// Folder for the trials' run folders and the reports.
+    /// A running trial silent for longer than this many seconds is re-run by another worker.
+    pub grace_seconds: f64,
+    /// The study's folder: its trials' run folders and its reports (nothing else in it).
     pub out: PathBuf,
     /// Backend and data folder of every trial.
     pub run: RunOptions,
@@ -100,8 +144,42 @@ pub struct SearchOptions {
 /// Successive-halving reduction factor.
 const ETA: usize = 3;
 
-/// Runs (or continues) the study until `trials` trials are finished; returns the parsed space.
+/// Checks a search before anything trains: trials and grace, the metric against the recipe's
+/// task, and pruning against the metric.
+pub fn validate(base: &Recipe, options: &SearchOptions) -> Result<()> {
+    if options.trials == 0 {
+        bail!("--trials must be >= 1");
+    }
+    if !(options.grace_seconds > 0.0 && options.grace_seconds.is_finite()) {
+        bail!("--heartbeat-grace must be > 0 seconds");
+    }
+    if (options.grace_seconds as u64) < 2 * HEARTBEAT_SECONDS {
+        eprintln!(
+            "warning: a grace of {} s is shorter than two heartbeats ({HEARTBEAT_SECONDS} s each): a busy worker may lose its trial",
+            options.grace_seconds
+        );
+    }
+    let task = base.task();
+    if !task_metrics(task).contains(&options.metric) {
+        metric_for(task, Some(options.metric.name))?;
+    }
+    if matches!(options.strategy, Strategy::Halving | Strategy::Hyperband)
+        && !options.metric.per_epoch
+    {
+        bail!(
+            "--strategy {}: pruning compares trials after each epoch, but {} is scored once at the end of a {} run; use grid, random or tpe",
+            options.strategy.name(),
+            options.metric.name,
+            task.name()
+        );
+    }
+    Ok(())
+}
+
+/// Runs (or continues) the study until `trials` trials are finished, as one worker; returns the
+/// parsed space.
 pub fn search(base: &Recipe, options: &SearchOptions) -> Result<SearchSpace> {
+    validate(base, options)?;
     let space = SearchSpace::parse(
         base.search
             .as_ref()
@@ -128,37 +206,69 @@ pub fn search(base: &Recipe, options: &SearchOptions) -> Result<SearchSpace> {
         name: options.study.clone(),
         recipe: base.to_toml(),
         strategy: options.strategy.name().to_string(),
-        metric: options.metric.name().to_string(),
-        direction: if options.maximize { "max" } else { "min" }.to_string(),
+        metric: options.metric.name.to_string(),
+        direction: if options.metric.maximize {
+            "max"
+        } else {
+            "min"
+        }
+        .to_string(),
         seed: options.seed,
+        epochs_max: bare.training.epochs,
     };
     let study = options.storage.open_study(&spec)?;
-    std::fs::create_dir_all(&options.out)
-        .with_context(|| format!("cannot create '{}'", options.out.display()))?;
-    let worker = |index: usize| -> Result<()> {
-        let name = format!("{}:{index}", process_id());
-        loop {
-            let mut propose = |number: usize, trials: &[TrialRecord]| {
-                propose(options, &space, &grid, &bare, number, trials)
-            };
-            let Some(trial) = options.storage.claim(study, budget, &name, &mut propose)? else {
-                return Ok(());
-            };
-            run_trial(&bare, options, study, &trial)?;
+    claim_folder(options)?;
+    loop {
+        let worker = claim_token();
+        let mut propose = |number: usize, trials: &[TrialRecord]| {
+            propose(options, &space, &grid, &bare, number, trials)
+        };
+        match options
+            .storage
+            .claim(study, budget, &worker, options.grace_seconds, &mut propose)?
+        {
+            Some(trial) => run_trial(&bare, options, study, &trial)?,
+            // Every trial is claimed; some may still run elsewhere. Wait for them: one whose
+            // worker dies is claimed here once its heartbeat is older than the grace, so the
+            // study ends with exactly its trials finished.
+            None if options
+                .storage
+                .trials(study)?
+                .iter()
+                .any(|t| t.status == TrialStatus::Running) =>
+            {
+                std::thread::sleep(Duration::from_secs_f64(
+                    (options.grace_seconds / 4.0).clamp(0.2, 2.0),
+                ));
+            }
+            None => return Ok(space),
         }
-    };
-    std::thread::scope(|scope| -> Result<()> {
-        let handles: Vec<_> = (0..options.workers.max(1))
-            .map(|i| scope.spawn(move || worker(i)))
-            .collect();
-        for handle in handles {
-            handle
-                .join()
-                .map_err(|_| anyhow::anyhow!("a search worker panicked"))??;
+    }
+}
+
+/// The study folder holds one study: a folder already holding another study's trials is
+/// refused, so two searches never overwrite each other's trials or `best.toml`.
+fn claim_folder(options: &SearchOptions) -> Result<()> {
+    let marker = options.out.join("study.txt");
+    let this = format!("{}\n", options.study);
+    match std::fs::read_to_string(&marker) {
+        Ok(owner) if owner != this => bail!(
+            "'{}' holds the trials of study '{}', not '{}': choose another --out",
+            options.out.display(),
+            owner.trim(),
+            options.study
+        ),
+        Ok(_) => Ok(()),
+        Err(_) => {
+            zoo_datasets::write_atomically(&marker, this.as_bytes())?;
+            Ok(())
         }
-        Ok(())
-    })?;
-    Ok(space)
+    }
+}
+
+/// The run folder of trial `number` in a study folder.
+pub fn trial_dir(out: &std::path::Path, number: usize) -> PathBuf {
+    out.join("trials").join(format!("trial-{number:04}"))
 }
 
 /// Every key of the space must be a recipe key with a valid value: checked on one draw (every
@@ -223,7 +333,7 @@ fn propose(
 
 /// The value samplers minimize.
 fn objective(options: &SearchOptions, value: f64) -> f64 {
-    if options.maximize {
+    if options.metric.maximize {
         -value
     } else {
         value
@@ -303,10 +413,7 @@ fn run_trial(
 ) -> Result<()> {
     let epochs = epochs_of(options, bare);
     let rungs = rungs(options.strategy, trial.bracket, epochs);
-    let run_dir = options
-        .out
-        .join("trials")
-        .join(format!("trial-{:04}", trial.number));
+    let run_dir = trial_dir(&options.out, trial.number);
     if run_dir.exists() {
         std::fs::remove_dir_all(&run_dir)
             .with_context(|| format!("cannot clear '{}'", run_dir.display()))?;
@@ -317,27 +424,38 @@ fn run_trial(
         options.strategy.name(),
         to_overrides(&trial.params).join(" ")
     );
-    let pruned = Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let last = Arc::new(std::sync::Mutex::new(None::<f64>));
+    let pruned = Arc::new(AtomicBool::new(false));
+    let taken_over = Arc::new(AtomicBool::new(false));
+    let last = Arc::new(Mutex::new(None::<f64>));
     let hook = {
-        let (storage, pruned, last, metric) = (
+        let (storage, pruned, taken_over, last) = (
             options.storage.clone(),
             pruned.clone(),
+            taken_over.clone(),
             last.clone(),
-            options.metric,
         );
         let (trial, options, rungs) = (trial.clone(), options.clone(), rungs.clone());
-        move |figures: EpochFigures| -> bool {
-            let epoch = figures.0;
-            let value = metric.of(figures);
+        move |(epoch, figures): EpochFigures| -> bool {
+            let Some(value) = figures
+                .iter()
+                .find(|(name, _)| *name == options.metric.name)
+                .map(|(_, v)| *v)
+            else {
+                return false; // scored at the end (a GAN)
+            };
             *last.lock().expect("lock") = Some(value);
-            if storage.report(trial.id, epoch, value).is_err() {
-                return false;
+            match storage.report(trial.id, &trial.worker, epoch, value) {
+                Ok(true) => {}
+                Ok(false) => {
+                    taken_over.store(true, Ordering::SeqCst);
+                    return true;
+                }
+                Err(_) => return false,
             }
             let prune =
                 should_prune(&options, study, &trial, epoch, value, &rungs).unwrap_or(false);
             if prune {
-                pruned.store(true, std::sync::atomic::Ordering::Relaxed);
+                pruned.store(true, Ordering::SeqCst);
             }
             prune
         }
@@ -348,35 +466,48 @@ fn run_trial(
         &to_overrides(&trial.params),
     );
     let run = RunOptions {
-        run_dir: Some(run_dir),
+        run_dir: Some(run_dir.clone()),
         skip_test: true,
         plain_progress: true,
         after_epoch: Some(EpochCallback(Arc::new(hook))),
         ..options.run.clone()
     };
     let started = Instant::now();
-    let outcome = recipe.and_then(|recipe| train(&recipe, &run));
+    let beating = Heartbeat::start(options.storage.clone(), trial, taken_over.clone());
+    let outcome = recipe.and_then(|recipe| {
+        let summary = train(&recipe, &run)?;
+        match recipe.task() {
+            Task::Gan => score_run(&run_dir, &run),
+            _ => Ok(summary),
+        }
+    });
+    beating.stop();
     let value = *last.lock().expect("lock");
     let (status, reason) = match &outcome {
-        Ok(_) if pruned.load(std::sync::atomic::Ordering::Relaxed) => (TrialStatus::Pruned, None),
+        Ok(_) if pruned.load(Ordering::SeqCst) => (TrialStatus::Pruned, None),
         Ok(_) => (TrialStatus::Complete, None),
         Err(err) => (TrialStatus::Failed, Some(format!("{err:#}"))),
     };
     let value = match (&outcome, status) {
-        (Ok(summary), TrialStatus::Complete) => match options.metric {
-            Metric::ValidAccuracy => summary.metrics.valid_accuracy,
-            Metric::ValidLoss => summary.metrics.valid_loss,
-        },
+        (Ok(summary), TrialStatus::Complete) => summary.metrics.get(options.metric.name),
         _ => value.filter(|v| v.is_finite()),
     };
-    options
-        .storage
-        .finish(trial.id, status, value, reason.as_deref())?;
+    let recorded = !taken_over.load(Ordering::SeqCst)
+        && options
+            .storage
+            .finish(trial.id, &trial.worker, status, value, reason.as_deref())?;
+    if !recorded {
+        println!(
+            "trial {} was taken over by another worker (silent past the {} s grace): this run's result is dropped",
+            trial.number, options.grace_seconds
+        );
+        return Ok(());
+    }
     println!(
         "trial {} {}: {} {} ({:.1} s){}",
         trial.number,
         status.as_str(),
-        options.metric.name(),
+        options.metric.name,
         value.map_or("-".to_string(), |v| format!("{v:.4}")),
         started.elapsed().as_secs_f64(),
         reason.map_or(String::new(), |r| format!(": {r}"))
@@ -384,15 +515,48 @@ fn run_trial(
     Ok(())
 }
 
-/// Checks the knobs of a search before it starts.
-pub fn validate(options: &SearchOptions) -> Result<()> {
-    if options.trials == 0 {
-        bail!("--trials must be >= 1");
+/// The heartbeat of a running trial: a thread that refreshes it every [`HEARTBEAT_SECONDS`]
+/// until stopped, and flags the trial as taken over when the storage says it is no longer this
+/// worker's.
+struct Heartbeat {
+    stop: Arc<AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Heartbeat {
+    fn start(
+        storage: Arc<dyn SearchStorage>,
+        trial: &TrialRecord,
+        taken_over: Arc<AtomicBool>,
+    ) -> Self {
+        let stop = Arc::new(AtomicBool::new(false));
+        let (id, worker, flag) = (trial.id, trial.worker.clone(), stop.clone());
+        let thread = std::thread::spawn(move || {
+            let tick = Duration::from_millis(100);
+            let mut waited = Duration::ZERO;
+            while !flag.load(Ordering::SeqCst) {
+                std::thread::sleep(tick);
+                waited += tick;
+                if waited >= Duration::from_secs(HEARTBEAT_SECONDS) {
+                    waited = Duration::ZERO;
+                    if let Ok(false) = storage.heartbeat(id, &worker) {
+                        taken_over.store(true, Ordering::SeqCst);
+                    }
+                }
+            }
+        });
+        Self {
+            stop,
+            thread: Some(thread),
+        }
     }
-    if options.workers == 0 {
-        bail!("--workers must be >= 1");
+
+    fn stop(mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
     }
-    Ok(())
 }
 
 #[cfg(test)]

@@ -1,5 +1,11 @@
-//! Where a search keeps its study and trials: behind [`SearchStorage`], so a shared server
-//! database can replace the SQLite file for workers on several machines.
+//! Where a search keeps its study and trials: behind [`SearchStorage`], so a server database can
+//! replace the SQLite file for workers on several machines.
+//!
+//! Liveness is by heartbeat, not process id: a worker running a trial refreshes the trial's
+//! heartbeat every few seconds ([`HEARTBEAT_SECONDS`]), and a running trial whose heartbeat is
+//! older than the grace period is given to the next worker that asks. Every write a worker makes
+//! to its trial names the worker's claim token, so a worker whose trial was taken over (it was
+//! paused past the grace, say) has its late report and result refused: a trial counts once.
 
 use std::path::Path;
 use std::sync::Mutex;
@@ -10,7 +16,16 @@ use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 
 use super::space::Assignment;
 
-/// What a study is: everything that must match for a second process to join it.
+/// The version of the storage schema; a database of another version is refused, naming both.
+pub const SCHEMA_VERSION: i64 = 2;
+
+/// Seconds between two heartbeats of a running trial.
+pub const HEARTBEAT_SECONDS: u64 = 5;
+
+/// A running trial silent for this long is re-run by default (`--heartbeat-grace`).
+pub const DEFAULT_GRACE_SECONDS: f64 = 60.0;
+
+/// What a study is: everything that must match for another process to join it.
 #[derive(Clone, Debug, PartialEq)]
 pub struct StudySpec {
     /// Study name, unique in the storage.
@@ -25,6 +40,44 @@ pub struct StudySpec {
     pub direction: String,
     /// Seed of the proposals.
     pub seed: u64,
+    /// Epochs of a trial that is never pruned (the budget of each trial).
+    pub epochs_max: usize,
+}
+
+impl StudySpec {
+    /// What differs between this stored spec and `asked`, in words, or `None` when they match.
+    /// The recipe is compared key by key, so the message names the recipe key.
+    pub fn difference(&self, asked: &StudySpec) -> Option<String> {
+        let fields = [
+            ("strategy", self.strategy.clone(), asked.strategy.clone()),
+            ("metric", self.metric.clone(), asked.metric.clone()),
+            ("direction", self.direction.clone(), asked.direction.clone()),
+            ("seed", self.seed.to_string(), asked.seed.to_string()),
+            (
+                "epochs_max",
+                self.epochs_max.to_string(),
+                asked.epochs_max.to_string(),
+            ),
+        ];
+        if let Some((name, stored, new)) = fields.into_iter().find(|(_, a, b)| a != b) {
+            return Some(format!("{name} is {stored} in the study, {new} here"));
+        }
+        if self.recipe != asked.recipe {
+            let parse = |text: &str| -> Option<toml::Table> { toml::from_str(text).ok() };
+            let key = match (parse(&self.recipe), parse(&asked.recipe)) {
+                (Some(a), Some(b)) => zoo_train::recipe::differing_keys(&a, &b)
+                    .into_iter()
+                    .next()
+                    .map(|d| d.to_string()),
+                _ => None,
+            };
+            return Some(format!(
+                "the recipe differs: {}",
+                key.unwrap_or_else(|| "its text changed".to_string())
+            ));
+        }
+        None
+    }
 }
 
 /// Where a trial is in its life.
@@ -83,10 +136,12 @@ pub struct TrialRecord {
     pub reason: Option<String>,
     /// Hyperband bracket (0 for the other strategies).
     pub bracket: usize,
-    /// Who runs or ran it (`host:pid:thread`).
+    /// The claim token of who runs or ran it (`host:pid:nanoseconds`).
     pub worker: String,
     /// Wall-clock seconds from claim to finish.
     pub seconds: Option<f64>,
+    /// When the trial last showed a sign of life (seconds since the Unix epoch).
+    pub heartbeat: f64,
     /// The metric after each epoch, in order.
     pub epochs: Vec<f64>,
 }
@@ -95,34 +150,62 @@ pub struct TrialRecord {
 pub type Propose<'a> = dyn FnMut(usize, &[TrialRecord]) -> Result<(Assignment, usize)> + 'a;
 
 /// The operations a search needs from its storage. Every method is safe to call from several
-/// threads and several processes at once.
+/// threads and several processes at once. `worker` is the claim token of one trial run: unique
+/// per claim, it is what [`heartbeat`](SearchStorage::heartbeat), [`report`](SearchStorage::report)
+/// and [`finish`](SearchStorage::finish) prove ownership with.
 pub trait SearchStorage: Send + Sync {
-    /// Creates the study, or joins it if it exists with the same spec (an error otherwise).
+    /// Creates the study, or joins it if it exists with the same spec (an error saying what
+    /// differs otherwise).
     fn open_study(&self, spec: &StudySpec) -> Result<i64>;
     /// The spec of a study by name.
     fn study(&self, name: &str) -> Result<(i64, StudySpec)>;
-    /// Atomically: re-assigns a trial whose worker died to `worker`, or creates the next one
-    /// from `propose(number, trials so far) -> (params, bracket)`; `None` once `budget` trials are
-    /// finished or running.
+    /// Atomically: gives `worker` a running trial whose heartbeat is older than
+    /// `grace_seconds`, or creates the next one from `propose(number, trials so far) ->
+    /// (params, bracket)`; `None` once `budget` trials are finished or running.
     fn claim(
         &self,
         study: i64,
         budget: usize,
         worker: &str,
+        grace_seconds: f64,
         propose: &mut Propose,
     ) -> Result<Option<TrialRecord>>;
-    /// Records the metric after an epoch (also a heartbeat).
-    fn report(&self, trial: i64, epoch: usize, value: f64) -> Result<()>;
-    /// Ends a trial.
+    /// Refreshes the heartbeat of `worker`'s trial; `false` when the trial is no longer
+    /// `worker`'s (taken over, or finished).
+    fn heartbeat(&self, trial: i64, worker: &str) -> Result<bool>;
+    /// Records the metric after an epoch (also a heartbeat); `false` as for `heartbeat`.
+    fn report(&self, trial: i64, worker: &str, epoch: usize, value: f64) -> Result<bool>;
+    /// Ends `worker`'s trial; `false` (and nothing written) when it is no longer `worker`'s.
     fn finish(
         &self,
         trial: i64,
+        worker: &str,
         status: TrialStatus,
         value: Option<f64>,
         reason: Option<&str>,
-    ) -> Result<()>;
+    ) -> Result<bool>;
     /// Every trial of a study, by number, with its per-epoch values.
     fn trials(&self, study: i64) -> Result<Vec<TrialRecord>>;
+}
+
+/// Seconds since the Unix epoch, as stored in heartbeats.
+pub fn now() -> f64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64())
+}
+
+/// A claim token for one trial run: `host:pid:nanoseconds`, unique across processes and
+/// machines for all practical purposes (it names who ran a trial in the leaderboard).
+pub fn claim_token() -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .or_else(|_| std::fs::read_to_string("/etc/hostname"))
+        .map(|h| h.trim().to_string())
+        .unwrap_or_else(|_| "host".to_string());
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    format!("{host}:{}:{nanos}", std::process::id())
 }
 
 /// [`SearchStorage`] in one SQLite file (WAL mode; a busy database is waited for).
@@ -131,9 +214,11 @@ pub struct SqliteStorage {
 }
 
 const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS studies (
     id INTEGER PRIMARY KEY, name TEXT UNIQUE NOT NULL, recipe TEXT NOT NULL, strategy TEXT NOT NULL,
-    metric TEXT NOT NULL, direction TEXT NOT NULL, seed INTEGER NOT NULL, created REAL NOT NULL);
+    metric TEXT NOT NULL, direction TEXT NOT NULL, seed INTEGER NOT NULL,
+    epochs_max INTEGER NOT NULL, created REAL NOT NULL);
 CREATE TABLE IF NOT EXISTS trials (
     id INTEGER PRIMARY KEY, study_id INTEGER NOT NULL REFERENCES studies(id), number INTEGER NOT NULL,
     params TEXT NOT NULL, status TEXT NOT NULL, value REAL, reason TEXT, bracket INTEGER NOT NULL,
@@ -144,56 +229,51 @@ CREATE TABLE IF NOT EXISTS trial_epochs (
     PRIMARY KEY (trial_id, epoch));
 ";
 
-/// A `studies` row: id, recipe, strategy, metric, direction, seed.
-type StoredStudy = (i64, String, String, String, String, i64);
-
-/// A running trial whose worker shows no sign of life for this long is re-run.
-const STALE_AFTER_SECONDS: f64 = 3600.0;
-
-fn now() -> f64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0.0, |d| d.as_secs_f64())
-}
-
-/// This process's worker prefix: `host:pid`.
-pub fn process_id() -> String {
-    let host = std::fs::read_to_string("/etc/hostname")
-        .map(|h| h.trim().to_string())
-        .unwrap_or_default();
-    format!("{host}:{}", std::process::id())
-}
-
-/// Whether the process that claimed a trial is gone: same host and no such pid, or silent for
-/// an hour (another host).
-fn worker_is_dead(worker: &str, heartbeat: f64) -> bool {
-    let mut parts = worker.split(':');
-    let (host, pid) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
-    let me = process_id();
-    let my_host = me.split(':').next().unwrap_or("");
-    if host == my_host {
-        if pid == std::process::id().to_string() {
-            return false;
-        }
-        return !Path::new("/proc").join(pid).exists();
-    }
-    now() - heartbeat > STALE_AFTER_SECONDS
-}
-
 impl SqliteStorage {
-    /// Opens (creating if needed) the database at `path`.
+    /// Opens (creating if needed) the database at `path`. A file that is not a study database,
+    /// or one of another schema version, is an error naming the file.
     pub fn open(path: &Path) -> Result<Self> {
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
             std::fs::create_dir_all(parent)
                 .with_context(|| format!("cannot create '{}'", parent.display()))?;
         }
+        let not_a_study = || format!("'{}' is not a study database", path.display());
         let connection = Connection::open(path)
             .with_context(|| format!("cannot open study storage '{}'", path.display()))?;
         connection.busy_timeout(std::time::Duration::from_secs(60))?;
-        connection.pragma_update(None, "journal_mode", "WAL")?;
         connection
-            .execute_batch(SCHEMA)
-            .with_context(|| format!("'{}' is not a study database", path.display()))?;
+            .pragma_update(None, "journal_mode", "WAL")
+            .with_context(not_a_study)?;
+        let tables: i64 = connection
+            .query_row(
+                "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name IN ('studies', 'meta')",
+                [],
+                |r| r.get(0),
+            )
+            .with_context(not_a_study)?;
+        let fresh = tables == 0;
+        connection.execute_batch(SCHEMA).with_context(not_a_study)?;
+        if fresh {
+            connection.execute(
+                "INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', ?1)",
+                params![SCHEMA_VERSION.to_string()],
+            )?;
+        }
+        let version: Option<String> = connection
+            .query_row(
+                "SELECT value FROM meta WHERE key = 'schema_version'",
+                [],
+                |r| r.get(0),
+            )
+            .optional()
+            .with_context(not_a_study)?;
+        let version = version.and_then(|v| v.parse::<i64>().ok()).unwrap_or(1);
+        if version != SCHEMA_VERSION {
+            bail!(
+                "'{}' holds studies of storage schema {version}, this zoo reads schema {SCHEMA_VERSION}: use another --storage file",
+                path.display()
+            );
+        }
         Ok(Self {
             connection: Mutex::new(connection),
         })
@@ -208,34 +288,45 @@ impl SqliteStorage {
     }
 
     fn conn(&self) -> std::sync::MutexGuard<'_, Connection> {
-        self.connection.lock().expect("storage lock")
+        self.connection.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
 
 fn load_trials(conn: &Connection, study: i64) -> Result<Vec<TrialRecord>> {
     let mut stmt = conn.prepare(
-        "SELECT id, number, params, status, value, reason, bracket, worker, started, finished
+        "SELECT id, number, params, status, value, reason, bracket, worker, started, finished, heartbeat
          FROM trials WHERE study_id = ?1 ORDER BY number",
     )?;
     let mut epochs_stmt =
         conn.prepare("SELECT value FROM trial_epochs WHERE trial_id = ?1 ORDER BY epoch")?;
     let rows = stmt.query_map(params![study], |r| {
         Ok((
-            r.get::<_, i64>(0)?,
-            r.get::<_, i64>(1)?,
-            r.get::<_, String>(2)?,
-            r.get::<_, String>(3)?,
-            r.get::<_, Option<f64>>(4)?,
-            r.get::<_, Option<String>>(5)?,
-            r.get::<_, i64>(6)?,
-            r.get::<_, String>(7)?,
-            r.get::<_, f64>(8)?,
-            r.get::<_, Option<f64>>(9)?,
+            (
+                r.get::<_, i64>(0)?,
+                r.get::<_, i64>(1)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, String>(3)?,
+            ),
+            (
+                r.get::<_, Option<f64>>(4)?,
+                r.get::<_, Option<String>>(5)?,
+                r.get::<_, i64>(6)?,
+                r.get::<_, String>(7)?,
+            ),
+            (
+                r.get::<_, f64>(8)?,
+                r.get::<_, Option<f64>>(9)?,
+                r.get::<_, f64>(10)?,
+            ),
         ))
     })?;
     let mut trials = Vec::new();
     for row in rows {
-        let (id, number, params, status, value, reason, bracket, worker, started, finished) = row?;
+        let (
+            (id, number, params, status),
+            (value, reason, bracket, worker),
+            (started, finished, heartbeat),
+        ) = row?;
         let params: toml::Table =
             toml::from_str(&params).context("corrupt trial parameters in the study database")?;
         let epochs = epochs_stmt
@@ -243,62 +334,73 @@ fn load_trials(conn: &Connection, study: i64) -> Result<Vec<TrialRecord>> {
             .collect::<Result<Vec<f64>, _>>()?;
         trials.push(TrialRecord {
             id,
-            number: number as usize,
+            number: usize::try_from(number).context("corrupt trial number")?,
             params: params.into_iter().collect(),
             status: TrialStatus::parse(&status),
             value,
             reason,
-            bracket: bracket as usize,
+            bracket: usize::try_from(bracket).context("corrupt trial bracket")?,
             worker,
             seconds: finished.map(|f| f - started),
+            heartbeat,
             epochs,
         });
     }
     Ok(trials)
 }
 
+fn read_spec(row: &rusqlite::Row, name: &str) -> rusqlite::Result<(i64, StudySpec)> {
+    Ok((
+        row.get(0)?,
+        StudySpec {
+            name: name.to_string(),
+            recipe: row.get(1)?,
+            strategy: row.get(2)?,
+            metric: row.get(3)?,
+            direction: row.get(4)?,
+            seed: row.get::<_, i64>(5)? as u64,
+            epochs_max: row.get::<_, i64>(6)?.max(0) as usize,
+        },
+    ))
+}
+
+const SPEC_COLUMNS: &str = "id, recipe, strategy, metric, direction, seed, epochs_max";
+
 impl SearchStorage for SqliteStorage {
     fn open_study(&self, spec: &StudySpec) -> Result<i64> {
         let mut conn = self.conn();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let existing: Option<StoredStudy> = tx
+        let existing = tx
             .query_row(
-                "SELECT id, recipe, strategy, metric, direction, seed FROM studies WHERE name = ?1",
+                &format!("SELECT {SPEC_COLUMNS} FROM studies WHERE name = ?1"),
                 params![spec.name],
-                |r| {
-                    Ok((
-                        r.get(0)?,
-                        r.get(1)?,
-                        r.get(2)?,
-                        r.get(3)?,
-                        r.get(4)?,
-                        r.get(5)?,
-                    ))
-                },
+                |r| read_spec(r, &spec.name),
             )
             .optional()?;
         let id = match existing {
-            Some((id, recipe, strategy, metric, direction, seed)) => {
-                let stored = StudySpec {
-                    name: spec.name.clone(),
-                    recipe,
-                    strategy,
-                    metric,
-                    direction,
-                    seed: seed as u64,
-                };
-                if &stored != spec {
+            Some((id, stored)) => {
+                if let Some(difference) = stored.difference(spec) {
                     bail!(
-                        "study '{}' already exists with other settings (strategy {}, metric {} {}, seed {}, or another recipe); pick another --study name",
-                        spec.name, stored.strategy, stored.direction, stored.metric, stored.seed
+                        "study '{}' already exists with other settings: {difference}; pick another --study name",
+                        spec.name
                     );
                 }
                 id
             }
             None => {
                 tx.execute(
-                    "INSERT INTO studies (name, recipe, strategy, metric, direction, seed, created) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-                    params![spec.name, spec.recipe, spec.strategy, spec.metric, spec.direction, spec.seed as i64, now()],
+                    "INSERT INTO studies (name, recipe, strategy, metric, direction, seed, epochs_max, created)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                    params![
+                        spec.name,
+                        spec.recipe,
+                        spec.strategy,
+                        spec.metric,
+                        spec.direction,
+                        spec.seed as i64,
+                        spec.epochs_max as i64,
+                        now()
+                    ],
                 )?;
                 tx.last_insert_rowid()
             }
@@ -310,21 +412,9 @@ impl SearchStorage for SqliteStorage {
     fn study(&self, name: &str) -> Result<(i64, StudySpec)> {
         let conn = self.conn();
         conn.query_row(
-            "SELECT id, recipe, strategy, metric, direction, seed FROM studies WHERE name = ?1",
+            &format!("SELECT {SPEC_COLUMNS} FROM studies WHERE name = ?1"),
             params![name],
-            |r| {
-                Ok((
-                    r.get(0)?,
-                    StudySpec {
-                        name: name.to_string(),
-                        recipe: r.get(1)?,
-                        strategy: r.get(2)?,
-                        metric: r.get(3)?,
-                        direction: r.get(4)?,
-                        seed: r.get::<_, i64>(5)? as u64,
-                    },
-                ))
-            },
+            |r| read_spec(r, name),
         )
         .optional()?
         .with_context(|| format!("no study named '{name}' in this storage"))
@@ -335,27 +425,16 @@ impl SearchStorage for SqliteStorage {
         study: i64,
         budget: usize,
         worker: &str,
+        grace_seconds: f64,
         propose: &mut Propose,
     ) -> Result<Option<TrialRecord>> {
         let mut conn = self.conn();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let trials = load_trials(&tx, study)?;
-        let heartbeats: Vec<(i64, f64)> = {
-            let mut stmt = tx.prepare(
-                "SELECT id, heartbeat FROM trials WHERE study_id = ?1 AND status = 'running'",
-            )?;
-            let rows = stmt.query_map(params![study], |r| Ok((r.get(0)?, r.get(1)?)))?;
-            rows.collect::<Result<_, _>>()?
-        };
-        let heartbeat = |id: i64| {
-            heartbeats
-                .iter()
-                .find(|(i, _)| *i == id)
-                .map_or(0.0, |(_, h)| *h)
-        };
-        let stale = trials.iter().find(|t| {
-            t.status == TrialStatus::Running && worker_is_dead(&t.worker, heartbeat(t.id))
-        });
+        let now = now();
+        let stale = trials
+            .iter()
+            .find(|t| t.status == TrialStatus::Running && now - t.heartbeat > grace_seconds);
         let claimed = if let Some(t) = stale {
             tx.execute(
                 "DELETE FROM trial_epochs WHERE trial_id = ?1",
@@ -363,10 +442,11 @@ impl SearchStorage for SqliteStorage {
             )?;
             tx.execute(
                 "UPDATE trials SET worker = ?1, started = ?2, heartbeat = ?2 WHERE id = ?3",
-                params![worker, now(), t.id],
+                params![worker, now, t.id],
             )?;
             Some(TrialRecord {
                 worker: worker.to_string(),
+                heartbeat: now,
                 epochs: Vec::new(),
                 ..t.clone()
             })
@@ -379,7 +459,7 @@ impl SearchStorage for SqliteStorage {
             tx.execute(
                 "INSERT INTO trials (study_id, number, params, status, bracket, worker, started, heartbeat)
                  VALUES (?1, ?2, ?3, 'running', ?4, ?5, ?6, ?6)",
-                params![study, number as i64, toml::to_string(&table)?, bracket as i64, worker, now()],
+                params![study, number as i64, toml::to_string(&table)?, bracket as i64, worker, now],
             )?;
             Some(TrialRecord {
                 id: tx.last_insert_rowid(),
@@ -391,6 +471,7 @@ impl SearchStorage for SqliteStorage {
                 bracket,
                 worker: worker.to_string(),
                 seconds: None,
+                heartbeat: now,
                 epochs: Vec::new(),
             })
         };
@@ -398,31 +479,45 @@ impl SearchStorage for SqliteStorage {
         Ok(claimed)
     }
 
-    fn report(&self, trial: i64, epoch: usize, value: f64) -> Result<()> {
-        let conn = self.conn();
-        conn.execute(
-            "INSERT OR REPLACE INTO trial_epochs (trial_id, epoch, value) VALUES (?1, ?2, ?3)",
-            params![trial, epoch as i64, value],
+    fn heartbeat(&self, trial: i64, worker: &str) -> Result<bool> {
+        let updated = self.conn().execute(
+            "UPDATE trials SET heartbeat = ?1 WHERE id = ?2 AND worker = ?3 AND status = 'running'",
+            params![now(), trial, worker],
         )?;
-        conn.execute(
-            "UPDATE trials SET heartbeat = ?1 WHERE id = ?2",
-            params![now(), trial],
-        )?;
-        Ok(())
+        Ok(updated == 1)
+    }
+
+    fn report(&self, trial: i64, worker: &str, epoch: usize, value: f64) -> Result<bool> {
+        let mut conn = self.conn();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let mine = tx.execute(
+            "UPDATE trials SET heartbeat = ?1 WHERE id = ?2 AND worker = ?3 AND status = 'running'",
+            params![now(), trial, worker],
+        )? == 1;
+        if mine {
+            tx.execute(
+                "INSERT OR REPLACE INTO trial_epochs (trial_id, epoch, value) VALUES (?1, ?2, ?3)",
+                params![trial, epoch as i64, value],
+            )?;
+        }
+        tx.commit()?;
+        Ok(mine)
     }
 
     fn finish(
         &self,
         trial: i64,
+        worker: &str,
         status: TrialStatus,
         value: Option<f64>,
         reason: Option<&str>,
-    ) -> Result<()> {
-        self.conn().execute(
-            "UPDATE trials SET status = ?1, value = ?2, reason = ?3, finished = ?4 WHERE id = ?5",
-            params![status.as_str(), value, reason, now(), trial],
+    ) -> Result<bool> {
+        let updated = self.conn().execute(
+            "UPDATE trials SET status = ?1, value = ?2, reason = ?3, finished = ?4
+             WHERE id = ?5 AND worker = ?6 AND status = 'running'",
+            params![status.as_str(), value, reason, now(), trial, worker],
         )?;
-        Ok(())
+        Ok(updated == 1)
     }
 
     fn trials(&self, study: i64) -> Result<Vec<TrialRecord>> {
@@ -437,11 +532,12 @@ mod tests {
     fn spec(name: &str) -> StudySpec {
         StudySpec {
             name: name.into(),
-            recipe: "r".into(),
+            recipe: "name = \"r\"\n[training]\nepochs = 3\n".into(),
             strategy: "random".into(),
             metric: "valid_accuracy".into(),
             direction: "max".into(),
             seed: 1,
+            epochs_max: 3,
         }
     }
 
@@ -454,32 +550,42 @@ mod tests {
         Ok((a, 0))
     }
 
+    fn storage(dir: &tempfile::TempDir) -> SqliteStorage {
+        SqliteStorage::open(&dir.path().join("s.db")).unwrap()
+    }
+
     #[test]
     fn claims_stop_at_the_budget_and_records_round_trip() {
         let dir = tempfile::tempdir().unwrap();
-        let storage = SqliteStorage::open(&dir.path().join("s.db")).unwrap();
+        let storage = storage(&dir);
         let study = storage.open_study(&spec("a")).unwrap();
-        let me = format!("{}:0", process_id());
+        let (w0, w1) = (claim_token(), claim_token() + "-b");
         let t0 = storage
-            .claim(study, 2, &me, &mut |n, _| one(n))
+            .claim(study, 2, &w0, 60.0, &mut |n, _| one(n))
             .unwrap()
             .unwrap();
         let t1 = storage
-            .claim(study, 2, &me, &mut |n, _| one(n))
+            .claim(study, 2, &w1, 60.0, &mut |n, _| one(n))
             .unwrap()
             .unwrap();
         assert!(storage
-            .claim(study, 2, &me, &mut |n, _| one(n))
+            .claim(study, 2, &w0, 60.0, &mut |n, _| one(n))
             .unwrap()
             .is_none());
-        storage.report(t0.id, 1, 0.5).unwrap();
-        storage.report(t0.id, 2, 0.7).unwrap();
-        storage
-            .finish(t0.id, TrialStatus::Complete, Some(0.7), None)
-            .unwrap();
-        storage
-            .finish(t1.id, TrialStatus::Failed, None, Some("loss became NaN"))
-            .unwrap();
+        assert!(storage.report(t0.id, &w0, 1, 0.5).unwrap());
+        assert!(storage.report(t0.id, &w0, 2, 0.7).unwrap());
+        assert!(storage
+            .finish(t0.id, &w0, TrialStatus::Complete, Some(0.7), None)
+            .unwrap());
+        assert!(storage
+            .finish(
+                t1.id,
+                &w1,
+                TrialStatus::Failed,
+                None,
+                Some("loss became NaN")
+            )
+            .unwrap());
         let trials = storage.trials(study).unwrap();
         assert_eq!(trials[0].epochs, vec![0.5, 0.7]);
         assert_eq!(trials[0].params["optimizer.lr"].as_float(), Some(0.001));
@@ -488,20 +594,26 @@ mod tests {
     }
 
     #[test]
-    fn a_dead_workers_trial_is_claimed_again_with_its_params() {
+    fn a_silent_trial_is_claimed_again_after_the_grace_and_its_old_worker_is_refused() {
         let dir = tempfile::tempdir().unwrap();
-        let storage = SqliteStorage::open(&dir.path().join("s.db")).unwrap();
+        let storage = storage(&dir);
         let study = storage.open_study(&spec("a")).unwrap();
-        let host = process_id().split(':').next().unwrap().to_string();
-        let dead = format!("{host}:999999999:0"); // no such pid
+        let old = claim_token() + "-old";
         let t = storage
-            .claim(study, 1, &dead, &mut |n, _| one(n))
+            .claim(study, 1, &old, 60.0, &mut |n, _| one(n))
             .unwrap()
             .unwrap();
-        storage.report(t.id, 1, 0.1).unwrap();
-        let me = format!("{}:0", process_id());
+        storage.report(t.id, &old, 1, 0.1).unwrap();
+        // Within the grace the trial is still its worker's: nothing to claim.
+        let new = claim_token() + "-new";
+        assert!(storage
+            .claim(study, 1, &new, 60.0, &mut |_, _| panic!("no new trial"))
+            .unwrap()
+            .is_none());
+        // A live process id means nothing: only the heartbeat's age counts.
+        std::thread::sleep(std::time::Duration::from_millis(50));
         let again = storage
-            .claim(study, 1, &me, &mut |_, _| panic!("no new trial"))
+            .claim(study, 1, &new, 0.01, &mut |_, _| panic!("no new trial"))
             .unwrap()
             .unwrap();
         assert_eq!(
@@ -512,23 +624,155 @@ mod tests {
             storage.trials(study).unwrap()[0].epochs.is_empty(),
             "old epochs cleared"
         );
+        // The first worker wakes up: its heartbeat, report and result are refused.
+        assert!(!storage.heartbeat(t.id, &old).unwrap());
+        assert!(!storage.report(t.id, &old, 2, 0.9).unwrap());
+        assert!(!storage
+            .finish(t.id, &old, TrialStatus::Complete, Some(0.9), None)
+            .unwrap());
+        assert!(storage
+            .finish(t.id, &new, TrialStatus::Complete, Some(0.8), None)
+            .unwrap());
+        let trials = storage.trials(study).unwrap();
+        assert_eq!((trials.len(), trials[0].value), (1, Some(0.8)));
     }
 
     #[test]
-    fn joining_a_study_with_other_settings_is_an_error() {
+    fn heartbeats_keep_a_trial_alive() {
         let dir = tempfile::tempdir().unwrap();
-        let storage = SqliteStorage::open(&dir.path().join("s.db")).unwrap();
+        let storage = storage(&dir);
+        let study = storage.open_study(&spec("a")).unwrap();
+        let w = claim_token();
+        let t = storage
+            .claim(study, 1, &w, 60.0, &mut |n, _| one(n))
+            .unwrap()
+            .unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        assert!(storage.heartbeat(t.id, &w).unwrap());
+        assert!(storage
+            .claim(study, 1, "other", 0.2, &mut |_, _| panic!("no new trial"))
+            .unwrap()
+            .is_none());
+    }
+
+    #[test]
+    fn joining_a_study_with_other_settings_names_what_differs() {
+        let dir = tempfile::tempdir().unwrap();
+        let storage = storage(&dir);
         storage.open_study(&spec("a")).unwrap();
         assert_eq!(
             storage.open_study(&spec("a")).unwrap(),
             storage.study("a").unwrap().0
         );
-        let other = StudySpec {
-            strategy: "tpe".into(),
-            ..spec("a")
+        let other = |change: &dyn Fn(&mut StudySpec)| {
+            let mut s = spec("a");
+            change(&mut s);
+            storage.open_study(&s).unwrap_err().to_string()
         };
-        let err = storage.open_study(&other).unwrap_err().to_string();
-        assert!(err.contains("already exists"), "{err}");
+        let err = other(&|s| s.strategy = "tpe".into());
+        assert!(
+            err.contains("already exists") && err.contains("strategy"),
+            "{err}"
+        );
+        let err = other(&|s| s.epochs_max = 5);
+        assert!(
+            err.contains("epochs_max is 3 in the study, 5 here"),
+            "{err}"
+        );
+        let err = other(&|s| s.recipe = s.recipe.replace("epochs = 3", "epochs = 4"));
+        assert!(err.contains("training.epochs"), "{err}");
         assert!(SqliteStorage::from_url("postgres://x").is_err());
+    }
+
+    #[test]
+    fn a_file_that_is_not_a_study_database_is_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("notes.db");
+        std::fs::write(&path, b"these are notes, not SQLite").unwrap();
+        let err = format!("{:#}", SqliteStorage::open(&path).err().unwrap());
+        assert!(err.contains("notes.db"), "{err}");
+    }
+
+    #[test]
+    fn a_database_of_another_schema_version_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("old.db");
+        let conn = Connection::open(&path).unwrap();
+        conn.execute_batch(
+            "CREATE TABLE studies (id INTEGER PRIMARY KEY, name TEXT, recipe TEXT, strategy TEXT,
+             metric TEXT, direction TEXT, seed INTEGER, created REAL);",
+        )
+        .unwrap();
+        drop(conn);
+        let err = format!("{:#}", SqliteStorage::open(&path).err().unwrap());
+        assert!(
+            err.contains("schema 1") && err.contains("schema 2"),
+            "{err}"
+        );
+    }
+
+    fn cases() -> u32 {
+        std::env::var("PROPTEST_CASES")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(10_000)
+    }
+
+    /// A real study database, to damage.
+    fn real_database() -> &'static [u8] {
+        static BYTES: std::sync::OnceLock<Vec<u8>> = std::sync::OnceLock::new();
+        BYTES.get_or_init(|| {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("s.db");
+            let storage = SqliteStorage::open(&path).unwrap();
+            let study = storage.open_study(&spec("a")).unwrap();
+            let w = claim_token();
+            let t = storage
+                .claim(study, 2, &w, 60.0, &mut |n, _| one(n))
+                .unwrap()
+                .unwrap();
+            storage.report(t.id, &w, 1, 0.5).unwrap();
+            storage
+                .finish(t.id, &w, TrialStatus::Complete, Some(0.5), None)
+                .unwrap();
+            // Fold the write-ahead log into the file, so the file alone holds the study.
+            storage
+                .conn()
+                .execute_batch("PRAGMA wal_checkpoint(TRUNCATE);")
+                .unwrap();
+            drop(storage);
+            std::fs::read(&path).unwrap()
+        })
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(cases()))]
+
+        /// A garbage or damaged study database gives errors, never a panic.
+        #[test]
+        fn a_damaged_study_database_never_panics(
+            flips in proptest::collection::vec((proptest::prelude::any::<usize>(), proptest::prelude::any::<u8>()), 0..16),
+            cut in proptest::prelude::any::<usize>(),
+            garbage in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..256),
+            replace in proptest::prelude::any::<bool>(),
+        ) {
+            let mut bytes = if replace { garbage } else { real_database().to_vec() };
+            for (at, value) in flips {
+                if !bytes.is_empty() {
+                    let i = at % bytes.len();
+                    bytes[i] = value;
+                }
+            }
+            bytes.truncate(cut % (bytes.len() + 1));
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("s.db");
+            std::fs::write(&path, &bytes).unwrap();
+            if let Ok(storage) = SqliteStorage::open(&path) {
+                if let Ok((id, _)) = storage.study("a") {
+                    let _ = storage.trials(id);
+                    let _ = storage.claim(id, 3, "w", 60.0, &mut |n, _| one(n));
+                }
+            }
+        }
     }
 }
