@@ -15,6 +15,7 @@ use zoo_experiments::search::storage::{SearchStorage, SqliteStorage, DEFAULT_GRA
 use zoo_experiments::study::{regularization_study, StudyOptions, Variant};
 use zoo_train::recipe::BUILTIN_RECIPES;
 use zoo_train::run::folder::RunFolder;
+use zoo_train::run::listing::{list_runs, RunEntry, RunState};
 use zoo_train::tasks::classify::{
     evaluate, load_classifier, load_image, load_image_sets, probabilities,
 };
@@ -50,6 +51,10 @@ enum Command {
     },
     /// Train a recipe: progress on screen, then test accuracy and the run folder.
     Train(TrainArgs),
+    /// List the run folders under a folder side by side: recipe, task, backend, epochs, the
+    /// task's headline figure, training time and speed, date; unfinished and broken runs are
+    /// listed with their state.
+    Runs(RunsArgs),
     /// Reload a finished run's model and print its test figures (accuracy, nats/char or MSE).
     Eval {
         /// The run folder printed by `zoo train`.
@@ -132,6 +137,22 @@ struct BenchArgs {
     /// Folder with the datasets; defaults to $ZOO_DATA_DIR, then the user cache.
     #[arg(long, value_name = "DIR")]
     data_dir: Option<PathBuf>,
+}
+
+#[derive(Args)]
+struct RunsArgs {
+    /// The folder to list (run folders at any depth: search trials and study runs too).
+    #[arg(default_value = "runs")]
+    dir: PathBuf,
+    /// Sort by date (default, newest last), name, recipe, task, figure, time or speed.
+    #[arg(long, value_name = "KEY", default_value = "date")]
+    sort: String,
+    /// Keep only runs whose recipe, task, backend or state equals VALUE (repeatable).
+    #[arg(long = "filter", value_name = "KEY=VALUE")]
+    filter: Vec<String>,
+    /// One JSON array for scripts instead of the table.
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Args)]
@@ -415,6 +436,97 @@ fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::Bench(args) => bench_command(args),
+        Command::Runs(args) => runs_command(args),
+    }
+}
+
+fn runs_command(args: RunsArgs) -> Result<()> {
+    let mut runs = list_runs(&args.dir);
+    for filter in &args.filter {
+        let (key, value) = filter.split_once('=').with_context(|| {
+            format!("--filter '{filter}': expected KEY=VALUE, e.g. recipe=cnn-mnist")
+        })?;
+        let field = |run: &RunEntry| -> Option<String> {
+            match key {
+                "recipe" => run.recipe.clone(),
+                "task" => run.task.clone(),
+                "backend" => run.backend.clone(),
+                "state" => serde_json::to_value(&run.state)
+                    .ok()
+                    .and_then(|v| v.as_str().map(String::from)),
+                _ => None,
+            }
+        };
+        if !matches!(key, "recipe" | "task" | "backend" | "state") {
+            bail!("--filter '{filter}': KEY is one of recipe, task, backend, state");
+        }
+        runs.retain(|run| field(run).as_deref() == Some(value));
+    }
+    let text = |v: &Option<String>| v.clone().unwrap_or_default();
+    let number = |v: Option<f64>| v.unwrap_or(f64::NAN);
+    match args.sort.as_str() {
+        "date" => runs.sort_by_key(|r| text(&r.date)),
+        "name" => runs.sort_by(|a, b| a.name.cmp(&b.name)),
+        "recipe" => runs.sort_by_key(|r| text(&r.recipe)),
+        "task" => runs.sort_by_key(|r| text(&r.task)),
+        "figure" => runs.sort_by(|a, b| number(a.figure).total_cmp(&number(b.figure))),
+        "time" => runs.sort_by(|a, b| number(a.train_seconds).total_cmp(&number(b.train_seconds))),
+        "speed" => runs
+            .sort_by(|a, b| number(a.samples_per_second).total_cmp(&number(b.samples_per_second))),
+        other => bail!("--sort {other}: one of date, name, recipe, task, figure, time, speed"),
+    }
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&runs)?);
+        return Ok(());
+    }
+    if runs.is_empty() {
+        println!("no run folders under '{}'", args.dir.display());
+        return Ok(());
+    }
+    println!(
+        "{:<36} {:<22} {:<14} {:<7} {:>6}  {:<22} {:>8} {:>10}  {:<19}  state",
+        "run", "recipe", "task", "backend", "epochs", "figure", "time (s)", "samples/s", "date"
+    );
+    for run in &runs {
+        let epochs = match (run.epochs, run.epochs_planned) {
+            (Some(done), Some(planned)) => format!("{done}/{planned}"),
+            (Some(done), None) => done.to_string(),
+            _ => "-".to_string(),
+        };
+        let state = match run.state {
+            RunState::Finished => "finished".to_string(),
+            RunState::Unfinished => format!("unfinished: {}", run.note),
+            RunState::Corrupt => format!("corrupt: {}", run.note),
+        };
+        println!(
+            "{:<36} {:<22} {:<14} {:<7} {:>6}  {:<22} {:>8} {:>10}  {:<19}  {state}",
+            run.name,
+            text(&run.recipe),
+            text(&run.task),
+            text(&run.backend),
+            epochs,
+            figure_text(run),
+            run.train_seconds.map_or("-".into(), |s| format!("{s:.1}")),
+            run.samples_per_second
+                .map_or("-".into(), |s| format!("{s:.0}")),
+            text(&run.date).chars().take(19).collect::<String>(),
+        );
+    }
+    Ok(())
+}
+
+/// A run's headline figure in its unit.
+fn figure_text(run: &RunEntry) -> String {
+    let (Some(name), Some(value)) = (run.figure_name.as_deref(), run.figure) else {
+        return "-".to_string();
+    };
+    match name {
+        "test_accuracy" => format!("test {:.2}%", 100.0 * value),
+        "valid_accuracy" => format!("valid {:.2}%", 100.0 * value),
+        "test_loss" => format!("test {value:.3} nats/char"),
+        "test_mse" => format!("test MSE {value:.5}"),
+        "mnist_score" => format!("MNIST score {value:.2}"),
+        other => format!("{other} {value:.4}"),
     }
 }
 

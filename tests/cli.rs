@@ -591,3 +591,68 @@ fn regularization_study_writes_results_report_and_curves_for_every_variant() {
         csv
     );
 }
+
+#[test]
+fn runs_lists_finished_unfinished_and_corrupt_run_folders() {
+    let dir = tempfile::tempdir().unwrap();
+    let runs = dir.path().join("runs");
+    let finished = runs.join("finished");
+    assert_ok(&train_mini(&finished, &["--epochs", "1"]));
+    let unfinished = runs.join("unfinished");
+    assert_ok(&train_mini(&unfinished, &["--epochs", "2"]));
+    std::fs::remove_file(unfinished.join("summary.json")).unwrap();
+    let bad_recipe = runs.join("bad-recipe");
+    std::fs::create_dir_all(&bad_recipe).unwrap();
+    std::fs::write(bad_recipe.join("recipe.toml"), "[model\nkind = ").unwrap();
+    let bad_summary = runs.join("nested").join("bad-summary");
+    assert_ok(&train_mini(&bad_summary, &["--epochs", "1"]));
+    std::fs::write(bad_summary.join("summary.json"), "{ truncated").unwrap();
+
+    let output = zoo(&["runs", runs.to_str().unwrap(), "--sort", "name"]);
+    assert_ok(&output);
+    let table = stdout(&output);
+    let line = |name: &str| -> String {
+        table
+            .lines()
+            .find(|l| l.starts_with(name))
+            .unwrap_or_else(|| panic!("{name} missing: {table}"))
+            .to_string()
+    };
+    assert!(
+        line("finished").contains("finished") && line("finished").contains("test "),
+        "{table}"
+    );
+    assert!(
+        line("unfinished").contains("unfinished: 2 of 2 epochs recorded"),
+        "{table}"
+    );
+    assert!(
+        line("bad-recipe").contains("corrupt: recipe.toml"),
+        "{table}"
+    );
+    assert!(line("nested/bad-summary").contains("corrupt"), "{table}");
+
+    let json = zoo(&[
+        "runs",
+        runs.to_str().unwrap(),
+        "--json",
+        "--filter",
+        "state=finished",
+    ]);
+    assert_ok(&json);
+    let rows: Value = serde_json::from_str(&stdout(&json)).unwrap();
+    let rows = rows.as_array().unwrap();
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert_eq!(rows[0]["recipe"], "mlp-mnist-mini");
+    assert_eq!(rows[0]["figure_name"], "test_accuracy");
+    assert!(rows[0]["figure"].as_f64().unwrap() > 0.5);
+
+    assert_user_error(
+        &zoo(&["runs", runs.to_str().unwrap(), "--sort", "colour"]),
+        &["--sort"],
+    );
+    assert_user_error(
+        &zoo(&["runs", runs.to_str().unwrap(), "--filter", "size=3"]),
+        &["--filter"],
+    );
+}

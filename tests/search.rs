@@ -25,9 +25,18 @@ fn assert_ok(output: &Output) {
     );
 }
 
+/// A built-in recipe's text without its own `[search]` table (the tests bring theirs).
+fn without_search(recipe: &str) -> String {
+    recipe
+        .split("\n[search]")
+        .next()
+        .unwrap_or(recipe)
+        .to_string()
+}
+
 /// A copy of mlp-mnist-mini with a [search] table.
 fn recipe_with(dir: &Path, space: &str) -> PathBuf {
-    let base = text(&zoo(&["show", "mlp-mnist-mini"]).stdout);
+    let base = without_search(&text(&zoo(&["show", "mlp-mnist-mini"]).stdout));
     let path = dir.join("search.toml");
     std::fs::write(&path, format!("{base}\n[search]\n{space}\n")).unwrap();
     path
@@ -484,7 +493,7 @@ fn every_task_is_searched_by_its_own_metric() {
         if name == "lstm-shakespeare-mini" && !has_tinyshakespeare() {
             continue;
         }
-        let base = text(&zoo(&["show", name]).stdout);
+        let base = without_search(&text(&zoo(&["show", name]).stdout));
         let path = dir.path().join(format!("{name}.toml"));
         std::fs::write(&path, format!("{base}\n[search]\n{space}\n")).unwrap();
         let mut args = search_args(
@@ -540,4 +549,58 @@ fn workers_share_one_command() {
     numbers.sort();
     assert_eq!(numbers, vec![0, 1, 2, 3]);
     assert!(show(&db, "mlp-mnist-mini-random").contains("4 trials: 4 complete"));
+}
+
+/// Every built-in recipe carries a `[search]` table that works as it is: a three-trial TPE search
+/// of one epoch per trial, on the embedded mini MNIST for the image recipes.
+#[test]
+fn every_builtin_recipe_is_searchable_out_of_the_box() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite:{}", dir.path().join("s.db").display());
+    let out = dir.path().join("out");
+    let list = text(&zoo(&["list"]).stdout);
+    let names: Vec<&str> = list
+        .lines()
+        .filter_map(|l| l.split_whitespace().next())
+        .collect();
+    assert!(names.len() >= 18, "{list}");
+    for name in names {
+        let mut args = vec![
+            "search",
+            name,
+            "--strategy",
+            "tpe",
+            "--trials",
+            "3",
+            "--epochs-max",
+            "1",
+            "--storage",
+            &db,
+            "--out",
+            out.to_str().unwrap(),
+        ];
+        let shown = text(&zoo(&["show", name]).stdout);
+        if shown.contains("\"tinyshakespeare\"") {
+            if !has_tinyshakespeare() {
+                continue;
+            }
+            args.extend(["--set", "data.max_chars=3000"]);
+        } else if shown.contains("kind = \"gan\"") {
+            args.extend([
+                "--set",
+                "data.dataset=mnist-mini",
+                "--set",
+                "gan.quality_samples=32",
+                "--set",
+                "gan.quality_classifier=mlp-mnist-mini",
+            ]);
+        } else if !shown.contains("\"sines\"") {
+            args.extend(["--set", "data.dataset=mnist-mini"]);
+        }
+        let output = zoo(&args);
+        assert_ok(&output);
+        let stdout = text(&output.stdout);
+        assert!(stdout.contains("3 trials: "), "{name}: {stdout}");
+        assert!(stdout.contains("best trial"), "{name}: {stdout}");
+    }
 }

@@ -531,12 +531,14 @@ fn study_curves(
         path,
         &[
             Panel {
+                x_categories: Vec::new(),
                 title: "validation accuracy",
                 x_label: "epoch",
                 y_label: "accuracy (%)",
                 series: series(&|r| 100.0 * r.valid.accuracy),
             },
             Panel {
+                x_categories: Vec::new(),
                 title: "train - valid gap",
                 x_label: "epoch",
                 y_label: "accuracy points",

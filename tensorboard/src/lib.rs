@@ -58,4 +58,4 @@ mod writer;
 pub use proto::{Event, Image, Summary, Value, ValueKind, What};
 pub use reader::{decode_events, read_events, ReadError};
 pub use record::{crc32c, mask_crc, masked_crc32c, write_record};
-pub use writer::{EventWriter, FILE_VERSION};
+pub use writer::{EventLog, EventWriter, FILE_VERSION};

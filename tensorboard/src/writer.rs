@@ -169,20 +169,8 @@ impl EventWriter {
         height: u32,
         channels: u32,
     ) -> io::Result<()> {
-        check_png(png, width, height, channels)?;
-        let image = Image {
-            height: height as i32,
-            width: width as i32,
-            colorspace: channels as i32,
-            encoded_image_string: png.to_vec(),
-        };
-        self.write_summary(
-            step,
-            Value {
-                tag: tag.to_string(),
-                kind: Some(ValueKind::Image(image)),
-            },
-        )
+        let value = image_value(tag, png, width, height, channels)?;
+        self.write_summary(step, value)
     }
 
     /// Writes buffered records to disk (flush + fsync), so a crash loses nothing written before.
@@ -204,16 +192,120 @@ impl EventWriter {
     }
 
     fn write_summary(&mut self, step: i64, value: Value) -> io::Result<()> {
-        self.write_event(&Event {
-            wall_time: now(),
-            step,
-            what: Some(What::Summary(Summary { value: vec![value] })),
-        })
+        self.write_event(&summary_event(step, value, now()))
     }
 
     fn write_event(&mut self, event: &Event) -> io::Result<()> {
         write_record(&mut self.out, &event.encode_to_vec())
     }
+}
+
+/// A whole event file built in memory, for a writer that rewrites its file atomically each
+/// time (a run's history, rewritten after every epoch like its `metrics.csv`). The wall times
+/// are given, so the same history always gives the same bytes, and a file rewritten with one
+/// more epoch starts with the bytes of the file before it: TensorBoard, reading on from where it
+/// stopped, sees only the new records.
+///
+/// ```
+/// use zoo_tensorboard::{decode_events, EventLog};
+///
+/// let mut log = EventLog::new(1_700_000_000.0);
+/// log.add_scalar("loss/train", 1, 0.5, 1_700_000_010.0);
+/// let bytes = log.into_bytes();
+/// let events = decode_events(&bytes)?;
+/// assert_eq!(events[0].file_version(), Some("brain.Event:2"));
+/// assert_eq!((events[1].step, events[1].wall_time), (1, 1_700_000_010.0));
+/// assert!(EventLog::file_name(1_700_000_000.0).starts_with("events.out.tfevents.1700000000."));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Clone, Debug)]
+pub struct EventLog {
+    bytes: Vec<u8>,
+}
+
+impl EventLog {
+    /// A log whose first event (the file version) is dated `wall_time` (seconds since the Unix
+    /// epoch).
+    pub fn new(wall_time: f64) -> Self {
+        let mut log = Self { bytes: Vec::new() };
+        log.push(&Event {
+            wall_time,
+            step: 0,
+            what: Some(What::FileVersion(FILE_VERSION.to_string())),
+        });
+        log
+    }
+
+    /// The file name TensorBoard expects for a log started at `wall_time`:
+    /// `events.out.tfevents.<unix secs>.<hostname>`.
+    pub fn file_name(wall_time: f64) -> String {
+        format!("events.out.tfevents.{}.{}", wall_time as u64, hostname())
+    }
+
+    /// Adds the scalar `value` of series `tag` at `step`, dated `wall_time`.
+    pub fn add_scalar(&mut self, tag: &str, step: i64, value: f32, wall_time: f64) {
+        self.push(&summary_event(step, Value::scalar(tag, value), wall_time));
+    }
+
+    /// Adds a PNG image (its size and colour type read from its header) to series `tag` at
+    /// `step`, dated `wall_time`; bytes that are not a PNG file are refused.
+    pub fn add_png(&mut self, tag: &str, step: i64, png: &[u8], wall_time: f64) -> io::Result<()> {
+        let (width, height, channels) = png_info(png)?;
+        let value = image_value(tag, png, width, height, channels)?;
+        self.push(&summary_event(step, value, wall_time));
+        Ok(())
+    }
+
+    /// The bytes of the event file.
+    pub fn into_bytes(self) -> Vec<u8> {
+        self.bytes
+    }
+
+    fn push(&mut self, event: &Event) {
+        write_record(&mut self.bytes, &event.encode_to_vec())
+            .expect("writing to a Vec cannot fail");
+    }
+}
+
+fn summary_event(step: i64, value: Value, wall_time: f64) -> Event {
+    Event {
+        wall_time,
+        step,
+        what: Some(What::Summary(Summary { value: vec![value] })),
+    }
+}
+
+fn image_value(tag: &str, png: &[u8], width: u32, height: u32, channels: u32) -> io::Result<Value> {
+    check_png(png, width, height, channels)?;
+    Ok(Value {
+        tag: tag.to_string(),
+        kind: Some(ValueKind::Image(Image {
+            height: height as i32,
+            width: width as i32,
+            colorspace: channels as i32,
+            encoded_image_string: png.to_vec(),
+        })),
+    })
+}
+
+/// Width, height and channels of a PNG file, from its header (colour types 0 gray, 2 RGB,
+/// 4 gray + alpha, 6 RGBA; a palette image counts as RGB).
+fn png_info(png: &[u8]) -> io::Result<(u32, u32, u32)> {
+    if png.len() < 26 || png[..8] != PNG_SIGNATURE || &png[12..16] != b"IHDR" {
+        return Err(invalid(
+            "image bytes are not a PNG file (expected an encoded PNG, not raw pixels)".into(),
+        ));
+    }
+    let width = u32::from_be_bytes([png[16], png[17], png[18], png[19]]);
+    let height = u32::from_be_bytes([png[20], png[21], png[22], png[23]]);
+    let channels = match png[25] {
+        0 => 1,
+        4 => 2,
+        2 | 3 => 3,
+        6 => 4,
+        other => return Err(invalid(format!("unknown PNG colour type {other}"))),
+    };
+    Ok((width, height, channels))
 }
 
 /// Seconds since the Unix epoch (0 for a clock set before 1970).
@@ -429,5 +521,30 @@ mod tests {
         let file = dir.path().join("plain-file");
         fs::write(&file, b"x").unwrap();
         assert!(EventWriter::create(&file.join("tb")).is_err());
+    }
+
+    #[test]
+    fn an_event_log_grows_by_appending_and_reads_its_pngs_size() {
+        let build = |epochs: i64| {
+            let mut log = EventLog::new(100.0);
+            for e in 1..=epochs {
+                log.add_scalar("loss/train", e, 1.0 / e as f32, 100.0 + e as f64);
+            }
+            log
+        };
+        let (two, three) = (build(2).into_bytes(), build(3).into_bytes());
+        assert!(
+            three.starts_with(&two),
+            "a longer history appends to a shorter one"
+        );
+        let mut log = build(1);
+        log.add_png("samples", 1, &png(5, 3), 101.0).unwrap();
+        assert!(log.add_png("samples", 2, b"not a png", 102.0).is_err());
+        let events = crate::reader::decode_events(&log.into_bytes()).unwrap();
+        let image = events[2].summary().unwrap().value[0]
+            .image()
+            .unwrap()
+            .clone();
+        assert_eq!((image.width, image.height, image.colorspace), (5, 3, 3));
     }
 }

@@ -33,14 +33,14 @@ pub struct Series<'a> {
 /// Draws `series` as lines into the given drawing area, with a title and axis labels.
 fn draw_panel<DB: DrawingBackend>(
     area: &DrawingArea<DB, plotters::coord::Shift>,
-    title: &str,
-    x_label: &str,
-    y_label: &str,
-    series: &[Series],
+    panel: &Panel,
 ) -> Result<()>
 where
     DB::ErrorType: 'static,
 {
+    let (title, x_label, y_label, series) =
+        (panel.title, panel.x_label, panel.y_label, &panel.series);
+    let categories = &panel.x_categories;
     let finite = || {
         series
             .iter()
@@ -53,7 +53,9 @@ where
         return Ok(()); // nothing to draw yet
     }
     let integer_x = finite().all(|p| (p.0 - p.0.round()).abs() < 1e-9);
-    let x_range = if x_max > x_min {
+    let x_range = if !categories.is_empty() {
+        -0.5..categories.len() as f64 - 0.5
+    } else if x_max > x_min {
         x_min..x_max
     } else {
         x_min - 0.5..x_max + 0.5
@@ -70,7 +72,21 @@ where
         .configure_mesh()
         .x_desc(x_label)
         // Whole-number axes (epochs, trials) label only the integer ticks.
+        .x_labels(if categories.is_empty() {
+            10
+        } else {
+            categories.len() * 2 + 1
+        })
         .x_label_formatter(&|x| {
+            if !categories.is_empty() {
+                // A category's name at its index; nothing between.
+                let i = x.round();
+                return if (x - i).abs() < 1e-9 && i >= 0.0 {
+                    categories.get(i as usize).cloned().unwrap_or_default()
+                } else {
+                    String::new()
+                };
+            }
             if integer_x && (x - x.round()).abs() > 1e-9 {
                 String::new()
             } else if integer_x {
@@ -127,6 +143,9 @@ pub struct Panel<'a> {
     pub y_label: &'a str,
     /// The lines.
     pub series: Vec<Series<'a>>,
+    /// Names of the x values 0, 1, 2, ... when x is a category (a choice parameter's values);
+    /// empty for a numeric x axis.
+    pub x_categories: Vec<String>,
 }
 
 /// Draws `panels` side by side (550x420 pixels each) and returns the PNG file's bytes.
@@ -142,13 +161,7 @@ pub fn render(panels: &[Panel]) -> Result<Vec<u8>> {
             .iter()
             .zip(panels)
         {
-            draw_panel(
-                area,
-                panel.title,
-                panel.x_label,
-                panel.y_label,
-                &panel.series,
-            )?;
+            draw_panel(area, panel)?;
         }
         root.present().map_err(|e| anyhow!("plot: {e}"))?;
     }

@@ -106,6 +106,7 @@ pub fn plots(
     plot::panels(
         &out.join("history.png"),
         &[Panel {
+            x_categories: Vec::new(),
             title: "optimization history",
             x_label: "trial",
             y_label: metric,
@@ -127,14 +128,15 @@ pub fn plots(
         .first()
         .map(|t| t.params.keys().cloned().collect())
         .unwrap_or_default();
-    let columns: Vec<(String, Vec<(f64, f64)>)> = keys
+    // (axis label, points, category names of a choice)
+    type Column = (String, Vec<(f64, f64)>, Vec<String>);
+    let columns: Vec<Column> = keys
         .iter()
         .map(|key| {
             let mut pts: Vec<(f64, f64)> = done
                 .iter()
                 .filter_map(|t| {
                     let v = t.params.get(key)?;
-                    // Choices are plotted by their index in the [search] table.
                     let x = match (space.get(key), v) {
                         (Some(Param::Choice(values)), _) => {
                             values.iter().position(|c| c == v)? as f64
@@ -148,19 +150,24 @@ pub fn plots(
                 .collect();
             pts.sort_by(|a, b| a.0.total_cmp(&b.0));
             // Log-uniform parameters (learning rates) read better on a log axis.
-            if matches!(space.get(key), Some(Param::LogUniform { .. })) {
-                let logged = pts.into_iter().map(|(x, y)| (x.log10(), y)).collect();
-                (format!("log10 {key}"), logged)
-            } else if matches!(space.get(key), Some(Param::Choice(_))) {
-                (format!("{key} (choice index)"), pts)
-            } else {
-                (key.clone(), pts)
+            match space.get(key) {
+                Some(Param::LogUniform { .. }) => {
+                    let logged = pts.into_iter().map(|(x, y)| (x.log10(), y)).collect();
+                    (format!("log10 {key}"), logged, Vec::new())
+                }
+                // A choice is drawn at its index, labelled with its value.
+                Some(Param::Choice(values)) => {
+                    let names = values.iter().map(|v| v.to_string()).collect();
+                    (key.clone(), pts, names)
+                }
+                _ => (key.clone(), pts, Vec::new()),
             }
         })
         .collect();
     let panels: Vec<Panel> = columns
         .iter()
-        .map(|(label, pts)| Panel {
+        .map(|(label, pts, categories)| Panel {
+            x_categories: categories.clone(),
             title: label,
             x_label: label,
             y_label: metric,

@@ -9,9 +9,10 @@ use burn::tensor::Device;
 use crate::backend::smoke_test;
 use crate::recipe::{differing_keys, Recipe};
 
+use super::epoch_row::EpochRow;
 use super::epoch_seed::EpochClock;
 use super::folder::{CheckpointLayout, RunFolder};
-use super::history::{BestBy, EpochRow, History};
+use super::history::{BestBy, History};
 use super::options::RunOptions;
 use super::summary::{Summary, SummaryMetrics};
 
@@ -171,6 +172,7 @@ pub fn drive<T: Task>(recipe: &Recipe, options: &RunOptions) -> Result<Summary> 
         train_samples_per_second: stats.samples_per_second,
         metrics,
         run_dir: run.folder.path().to_path_buf(),
+        finished_at: chrono::Local::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, false),
     };
     run.folder.write_summary(&summary)?;
     Ok(summary)

@@ -5,7 +5,7 @@ use std::io::{IsTerminal, Write};
 
 use indicatif::{ProgressBar, ProgressStyle};
 
-use super::history::EpochRow;
+use super::epoch_row::EpochRow;
 
 /// Plain progress: one line every this many batches.
 pub(crate) const LINE_EVERY_BATCHES: usize = 50;

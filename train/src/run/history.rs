@@ -4,34 +4,12 @@
 
 use anyhow::{Context, Result};
 
-use crate::plot::{self, Panel};
+use crate::plot;
 use crate::recipe::Monitor;
 
+use super::epoch_row::EpochRow;
 use super::folder::{files, RunFolder};
-
-/// One epoch's row of a task's history: how it is named, written, read and drawn.
-pub trait EpochRow: Clone + Send + 'static {
-    /// The 1-based epoch number.
-    fn epoch(&self) -> usize;
-    /// Wall-clock seconds of the epoch.
-    fn seconds(&self) -> f64;
-    /// The epoch's figures, named as in `summary.json` (`valid_accuracy`, `d_loss`, ...).
-    fn figures(&self) -> Vec<(&'static str, f64)>;
-    /// `metrics.csv`: a header line and the rows.
-    fn csv(rows: &[Self]) -> String;
-    /// Parses the text [`EpochRow::csv`] wrote; `Err` names what is malformed.
-    fn parse_csv(text: &str) -> std::result::Result<Vec<Self>, String>;
-    /// The charts of `curves.png`.
-    fn panels(rows: &[Self]) -> Vec<Panel<'static>>;
-
-    /// The figure called `name`, if the row has it.
-    fn figure(&self, name: &str) -> Option<f64> {
-        self.figures()
-            .into_iter()
-            .find(|(n, _)| *n == name)
-            .map(|(_, v)| v)
-    }
-}
+use super::tensorboard::TensorBoardLog;
 
 /// The figure that picks the best epoch, and which way is better.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -64,6 +42,7 @@ pub struct History<R> {
     folder: RunFolder,
     best_by: Option<BestBy>,
     patience: Option<usize>,
+    tensorboard: Option<TensorBoardLog>,
 }
 
 impl<R: EpochRow> History<R> {
@@ -75,6 +54,7 @@ impl<R: EpochRow> History<R> {
             folder: folder.clone(),
             best_by,
             patience,
+            tensorboard: None,
         }
     }
 
@@ -109,15 +89,23 @@ impl<R: EpochRow> History<R> {
         self.rows.retain(|r| r.epoch() <= epoch);
     }
 
-    /// Adds one epoch (replacing a row of the same number) and rewrites `metrics.csv` and
-    /// `curves.png`.
+    /// Adds one epoch (replacing a row of the same number) and rewrites `metrics.csv`,
+    /// `curves.png` and the TensorBoard log.
     pub fn push(&mut self, row: R) -> Result<()> {
         self.rows.retain(|r| r.epoch() != row.epoch());
-        self.rows.push(row);
+        if self.tensorboard.is_none() {
+            // The first epoch of this process: the log starts from the epochs kept before it.
+            self.tensorboard = Some(TensorBoardLog::start(&self.folder, &self.rows)?);
+        }
+        self.rows.push(row.clone());
         self.folder
             .write(files::METRICS, R::csv(&self.rows).as_bytes())?;
         let png = plot::render(&R::panels(&self.rows))?;
-        self.folder.write(files::CURVES, &png)
+        self.folder.write(files::CURVES, &png)?;
+        if let Some(log) = &mut self.tensorboard {
+            log.push(&self.folder, &row, &png)?;
+        }
+        Ok(())
     }
 
     /// The epoch with the best monitored figure (the first one on ties), or the last one when

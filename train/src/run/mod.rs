@@ -4,10 +4,13 @@
 
 pub(crate) mod driver;
 pub(crate) mod epoch_progress;
+pub mod epoch_row;
 pub mod epoch_seed;
 pub mod folder;
 pub mod history;
+pub mod listing;
 pub mod options;
 pub(crate) mod progress;
 pub mod summary;
 pub mod supervised;
+pub mod tensorboard;

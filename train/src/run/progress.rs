@@ -238,7 +238,7 @@ impl PlainRenderer {
         let metrics: Vec<String> = [
             ("Loss", "loss"),
             ("Accuracy", "accuracy"),
-            ("LearningRate", "lr"),
+            ("Learning Rate", "lr"),
         ]
         .iter()
         .filter_map(|(name, label)| self.latest.get(*name).map(|v| format!("{label} {v}")))

@@ -31,6 +31,9 @@ pub struct Summary {
     pub metrics: SummaryMetrics,
     /// The run folder.
     pub run_dir: PathBuf,
+    /// When the run finished, local time (RFC 3339).
+    #[serde(default)]
+    pub finished_at: String,
 }
 
 /// Figures of the saved model, in inference mode. Accuracies are fractions in `[0, 1]`;

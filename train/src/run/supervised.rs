@@ -23,9 +23,10 @@ use crate::plot::{Panel, Series};
 use crate::recipe::{Monitor, Recipe};
 
 use super::driver::{FitStats, Run};
+use super::epoch_row::EpochRow;
 use super::epoch_seed::EpochClock;
 use super::folder::{load_module_file, KEEP_CHECKPOINTS};
-use super::history::{EpochRow, History};
+use super::history::History;
 use super::options::EpochCallback;
 use super::progress::{self, WatchReport};
 
@@ -62,6 +63,8 @@ pub struct SupervisedEpoch {
     pub valid: SplitMetrics,
     /// Wall-clock seconds of the epoch, validation included.
     pub seconds: f64,
+    /// The mean learning rate of the epoch's steps (NaN when not recorded).
+    pub learning_rate: f64,
 }
 
 impl EpochRow for SupervisedEpoch {
@@ -82,17 +85,22 @@ impl EpochRow for SupervisedEpoch {
             figures.push(("train_accuracy", self.train.accuracy));
             figures.push(("valid_accuracy", self.valid.accuracy));
         }
+        if self.learning_rate.is_finite() {
+            figures.push(("learning_rate", self.learning_rate));
+        }
         figures
     }
 
-    /// Two rows per epoch, `train` then `valid`: `epoch,split,loss,accuracy,seconds`.
+    /// Two rows per epoch, `train` then `valid`:
+    /// `epoch,split,loss,accuracy,seconds,learning_rate` (the epoch's mean learning rate, on
+    /// both rows).
     fn csv(rows: &[Self]) -> String {
-        let mut text = String::from("epoch,split,loss,accuracy,seconds\n");
+        let mut text = String::from("epoch,split,loss,accuracy,seconds,learning_rate\n");
         for r in rows {
             for (split, m) in [("train", r.train), ("valid", r.valid)] {
                 text.push_str(&format!(
-                    "{},{split},{:.6},{:.6},{:.3}\n",
-                    r.epoch, m.loss, m.accuracy, r.seconds
+                    "{},{split},{:.6},{:.6},{:.3},{:e}\n",
+                    r.epoch, m.loss, m.accuracy, r.seconds, r.learning_rate
                 ));
             }
         }
@@ -141,6 +149,12 @@ impl EpochRow for SupervisedEpoch {
                     accuracy: number(&valid, 3)?,
                 },
                 seconds: number(&train, 4)?,
+                // Written since the column was added; NaN in older files.
+                learning_rate: if train.len() > 5 {
+                    number(&train, 5)?
+                } else {
+                    f64::NAN
+                },
             });
         }
         Ok(rows)
@@ -158,6 +172,7 @@ impl EpochRow for SupervisedEpoch {
             line: true,
         };
         let mut panels = vec![Panel {
+            x_categories: Vec::new(),
             title: "loss",
             x_label: "epoch",
             y_label: "mean loss",
@@ -168,6 +183,7 @@ impl EpochRow for SupervisedEpoch {
         }];
         if rows.iter().any(|r| r.valid.accuracy.is_finite()) {
             panels.push(Panel {
+                x_categories: Vec::new(),
                 title: "accuracy",
                 x_label: "epoch",
                 y_label: "accuracy (%)",
@@ -326,6 +342,7 @@ impl EarlyStoppingStrategy for EpochRecorder {
             train: split(Split::Train),
             valid: split(Split::Valid),
             seconds,
+            learning_rate: metric("Learning Rate", Split::Train),
         };
         // The checkpoint of this epoch is written: the next epoch draws from its own seeds.
         self.clock.set(epoch + 1);
@@ -361,6 +378,7 @@ mod tests {
             train: m,
             valid: m,
             seconds: 1.5,
+            learning_rate: 1e-3,
         }
     }
 

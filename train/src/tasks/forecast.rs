@@ -172,6 +172,7 @@ pub fn plot_forecasts(
         t += horizon;
     }
     plot::render(&[Panel {
+        x_categories: Vec::new(),
         title: "test series and forecasts",
         x_label: "step",
         y_label: "value",

@@ -1,7 +1,9 @@
 //! One epoch of a GAN run: the row of its `metrics.csv` and `curves.png`.
 
 use crate::plot::{Panel, Series};
-use crate::run::history::EpochRow;
+use crate::run::epoch_row::EpochRow;
+
+use super::grid::grid_name;
 
 /// One epoch's figures.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -85,12 +87,18 @@ impl EpochRow for GanEpoch {
             .collect()
     }
 
+    /// The sample grid drawn after the epoch.
+    fn image_files(epoch: usize) -> Vec<(&'static str, String)> {
+        vec![("samples", grid_name(epoch))]
+    }
+
     /// The two losses per epoch, and the critic's Wasserstein estimate for WGAN-GP.
     fn panels(rows: &[Self]) -> Vec<Panel<'static>> {
         let points = |f: &dyn Fn(&GanEpoch) -> f64| -> Vec<(f64, f64)> {
             rows.iter().map(|r| (r.epoch as f64, f(r))).collect()
         };
         let mut panels = vec![Panel {
+            x_categories: Vec::new(),
             title: "losses",
             x_label: "epoch",
             y_label: "mean loss",
@@ -109,6 +117,7 @@ impl EpochRow for GanEpoch {
         }];
         if rows.iter().any(|r| r.wasserstein.is_some()) {
             panels.push(Panel {
+                x_categories: Vec::new(),
                 title: "critic's Wasserstein estimate",
                 x_label: "epoch",
                 y_label: "E[D(real)] - E[D(fake)]",

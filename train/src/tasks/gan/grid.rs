@@ -7,6 +7,14 @@ use zoo_gan::Generator;
 
 use super::condition::Conditioning;
 
+/// The folder of a GAN run's per-epoch sample grids.
+pub const SAMPLES_DIR: &str = "samples";
+
+/// `samples/epoch-NNN.png`, relative to the run folder: the grid drawn after `epoch`.
+pub fn grid_name(epoch: usize) -> String {
+    format!("{SAMPLES_DIR}/epoch-{epoch:03}.png")
+}
+
 /// Pixels of background between and around the tiles.
 pub const GRID_PADDING: usize = 2;
 /// Latents pushed through the generator at once.

@@ -24,15 +24,16 @@ use zoo_kernels::FusedAdam;
 use crate::recipe::{GanLoss, GanSpec, Recipe};
 use crate::run::driver::{FitStats, Run, Task};
 use crate::run::epoch_progress::{BatchProgress, EpochProgress};
+use crate::run::epoch_row::EpochRow;
 use crate::run::folder::{load_module_file, module_bytes, CheckpointLayout, RecordKind, RunFolder};
-use crate::run::history::{BestBy, EpochRow};
+use crate::run::history::BestBy;
 use crate::run::options::RunOptions;
 use crate::run::summary::SummaryMetrics;
 use crate::tasks::classify::ImageData;
 
 use super::condition::{normal_latents, Conditioning};
 use super::epoch::GanEpoch;
-use super::grid::grid_png;
+use super::grid::{grid_name, grid_png, SAMPLES_DIR};
 
 /// File names inside a GAN run folder (besides `recipe.toml`, `summary.json`, `metrics.csv` and
 /// `curves.png`).
@@ -42,7 +43,7 @@ pub mod files {
     /// The trained discriminator or critic (Burn record).
     pub const DISCRIMINATOR: &str = "discriminator.bpk";
     /// Folder of the per-epoch sample grids.
-    pub const SAMPLES: &str = "samples";
+    pub const SAMPLES: &str = super::SAMPLES_DIR;
     /// The fixed latent vectors behind every grid (little-endian `f32`, row by row).
     pub const LATENTS: &str = "samples/latents.f32";
 }
@@ -56,11 +57,6 @@ pub const GAN_CHECKPOINT: CheckpointLayout = CheckpointLayout {
         ("optim-d", RecordKind::Optimizer),
     ],
 };
-
-/// `samples/epoch-NNN.png`, relative to the run folder.
-pub fn grid_name(epoch: usize) -> String {
-    format!("{}/epoch-{epoch:03}.png", files::SAMPLES)
-}
 
 /// The adversarial task, for the run driver.
 pub(crate) struct AdversarialTraining;
