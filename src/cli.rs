@@ -3,16 +3,17 @@
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::Arc;
 
 use anyhow::{bail, Context, Result};
 use clap::{Args, Parser, Subcommand};
 use zoo_experiments::bench::{bench, write_report, BenchOptions};
 use zoo_experiments::gan_quality::score_run;
+use zoo_experiments::search::open_storage;
 use zoo_experiments::search::report::{leaderboard, ranked, write_reports};
 use zoo_experiments::search::runner::{metric_for, search, trial_dir, SearchOptions, Strategy};
-use zoo_experiments::search::storage::{SearchStorage, SqliteStorage, DEFAULT_GRACE_SECONDS};
+use zoo_experiments::search::storage::DEFAULT_GRACE_SECONDS;
 use zoo_experiments::study::{regularization_study, StudyOptions, Variant};
+use zoo_interop::{export_run, import_run, ExportFormat};
 use zoo_train::recipe::BUILTIN_RECIPES;
 use zoo_train::run::folder::RunFolder;
 use zoo_train::run::listing::{list_runs, RunEntry, RunState};
@@ -103,6 +104,44 @@ enum Command {
         #[arg(long, value_enum, default_value_t = Backend::Flex)]
         backend: Backend,
     },
+    /// Write a run's model for other frameworks: safetensors with PyTorch's parameter names and
+    /// layouts (load it with `model.load_state_dict(safetensors.torch.load_file(FILE))` into the
+    /// twin in interop/python/torch_models.py), or an ONNX graph (the MLP and CNN classifiers:
+    /// burn-onnx 0.22 refuses the LSTM and the GAN generators).
+    Export(ExportArgs),
+    /// Make a run folder from PyTorch weights: a state_dict (.pt, .pth or .safetensors) of the
+    /// network a recipe describes. `zoo eval`, `predict`, `sample` and `zoo train --init-from`
+    /// then take the folder like any run's.
+    Import(ImportArgs),
+}
+
+#[derive(Args)]
+struct ExportArgs {
+    /// The run folder (finished, or imported).
+    run_dir: PathBuf,
+    /// safetensors (PyTorch names and layouts) or onnx.
+    #[arg(long, value_enum, default_value_t = ExportFormat::Safetensors)]
+    format: ExportFormat,
+    /// The file to write; default RUN_DIR/model.<format> (generator.<format> for a GAN run).
+    #[arg(long, value_name = "FILE")]
+    out: Option<PathBuf>,
+}
+
+#[derive(Args)]
+struct ImportArgs {
+    /// A PyTorch state_dict: torch.save(model.state_dict(), FILE) or safetensors'
+    /// save_file(model.state_dict(), FILE). A whole pickled module (torch.save(model)) is refused.
+    file: PathBuf,
+    /// The recipe whose network the weights belong to: a built-in name (see `zoo list`) or a
+    /// recipe .toml file.
+    #[arg(long)]
+    recipe: String,
+    /// The run folder to write (refused if it already holds a run).
+    #[arg(long, value_name = "RUN_DIR")]
+    out: PathBuf,
+    /// Override any recipe key (repeatable), e.g. --set data.dataset=mnist-mini.
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    set: Vec<String>,
 }
 
 #[derive(Args)]
@@ -206,7 +245,7 @@ enum SearchSubcommand {
 struct ShowArgs {
     /// The study name given to `zoo search --study`.
     name: String,
-    /// Where the study is stored: sqlite:PATH.
+    /// Where the study is stored: sqlite:PATH or postgresql://USER@HOST:PORT/DB.
     #[arg(long, default_value = "sqlite:studies.db")]
     storage: String,
 }
@@ -225,7 +264,9 @@ struct SearchArgs {
     /// Study name in the storage; default <recipe>-<strategy>.
     #[arg(long)]
     study: Option<String>,
-    /// Where trials are stored: sqlite:PATH.
+    /// Where trials are stored: sqlite:PATH (a file: workers on this machine), or
+    /// postgresql://USER@HOST:PORT/DB (a PostgreSQL server: workers on any machine; a dropped
+    /// connection is retried for 60 s, `?retry_seconds=N` for another bound).
     #[arg(long, default_value = "sqlite:studies.db")]
     storage: String,
     /// Trials trained at once: this process and WORKERS-1 more `zoo search` processes on the
@@ -298,7 +339,8 @@ struct RegularizationArgs {
 
 #[derive(Args)]
 struct CommonArgs {
-    /// Where to compute: flex (CPU, default), ndarray (CPU), wgpu (GPU), cuda (GPU, needs the `cuda` feature).
+    /// Where to compute: flex (CPU, default), ndarray (CPU), cpu (CubeCL CPU, needs the `cpu`
+    /// feature), wgpu (GPU), cuda (GPU, needs the `cuda` feature).
     #[arg(long, value_enum, default_value_t = Backend::Flex)]
     backend: Backend,
     /// Folder with the datasets (`mnist/...`); defaults to $ZOO_DATA_DIR, then the user cache.
@@ -341,6 +383,11 @@ struct TrainArgs {
     /// refused, naming the key.
     #[arg(long, value_name = "RUN_DIR", conflicts_with = "out")]
     resume: Option<PathBuf>,
+    /// Start from the weights of this run folder (a finished or imported run) instead of random
+    /// ones: fine-tuning, in a new run. Its recipe must describe the same [model] (only dropout
+    /// rates may differ).
+    #[arg(long, value_name = "RUN_DIR", conflicts_with = "resume")]
+    init_from: Option<PathBuf>,
     /// Plain progress lines instead of the full-screen dashboard, even in a terminal.
     #[arg(long)]
     plain: bool,
@@ -437,6 +484,28 @@ fn run(cli: Cli) -> Result<()> {
         }
         Command::Bench(args) => bench_command(args),
         Command::Runs(args) => runs_command(args),
+        Command::Export(args) => {
+            let exported = export_run(&args.run_dir, args.format, args.out.as_deref())?;
+            println!(
+                "wrote {} ({} tensors, {} values)",
+                exported.path.display(),
+                exported.tensors,
+                exported.values
+            );
+            Ok(())
+        }
+        Command::Import(args) => {
+            let recipe = Recipe::load(&args.recipe, &args.set)?;
+            let imported = import_run(&args.file, &recipe, &args.out)?;
+            println!(
+                "imported {} tensors ({} values) from {} into {}",
+                imported.tensors,
+                imported.values,
+                args.file.display(),
+                imported.run_dir.display()
+            );
+            Ok(())
+        }
     }
 }
 
@@ -531,7 +600,7 @@ fn figure_text(run: &RunEntry) -> String {
 }
 
 fn show_command(args: ShowArgs) -> Result<()> {
-    let storage = SqliteStorage::from_url(&args.storage)?;
+    let storage = open_storage(&args.storage)?;
     let (id, spec) = storage.study(&args.name)?;
     println!(
         "study '{}': {} search, {} {}",
@@ -724,6 +793,7 @@ fn train_command(args: TrainArgs) -> Result<()> {
         data_dir: args.common.data_dir,
         run_dir,
         resume: args.resume.is_some(),
+        init_from: args.init_from,
         dry_run: args.dry_run,
         plain_progress: args.plain,
         ..Default::default()
@@ -792,7 +862,7 @@ fn search_command(args: SearchArgs) -> Result<()> {
         .clone()
         .unwrap_or_else(|| format!("{}-{}", base.name, strategy.name()));
     let out = args.out.join(&study);
-    let storage: Arc<dyn SearchStorage> = Arc::new(SqliteStorage::from_url(&args.storage)?);
+    let storage = open_storage(&args.storage)?;
     let options = SearchOptions {
         strategy,
         trials,

@@ -22,6 +22,7 @@ const CRATES: &[(&str, &str)] = &[
     ("zoo-datasets", "datasets/src"),
     ("zoo-train", "train/src"),
     ("zoo-experiments", "experiments/src"),
+    ("zoo-interop", "interop/src"),
     ("burn-zoo", "src"),
 ];
 
@@ -482,4 +483,23 @@ fn crate_dependencies_point_one_way() {
         deps("datasets")
     );
     assert!(!deps("train").contains(&"zoo-experiments".to_string()));
+    // Weights in and out sit beside the experiments, on top of train; only the CLI uses them.
+    for dep in deps("interop") {
+        assert!(
+            matches!(
+                dep.as_str(),
+                "zoo-mlp" | "zoo-cnn" | "zoo-lstm" | "zoo-gan" | "zoo-datasets" | "zoo-train"
+            ),
+            "interop depends on {dep}"
+        );
+    }
+    for (name, src) in CRATES {
+        let dir = src.trim_end_matches("src").trim_end_matches('/');
+        if !matches!(*name, "burn-zoo" | "zoo-interop") {
+            assert!(
+                !deps(if dir.is_empty() { "." } else { dir }).contains(&"zoo-interop".to_string()),
+                "{name} depends on zoo-interop"
+            );
+        }
+    }
 }

@@ -16,6 +16,9 @@ pub enum Backend {
     Flex,
     /// The ndarray CPU backend (deprecated in Burn 0.22, slower; kept for comparison).
     Ndarray,
+    /// Burn's CubeCL CPU backend: the GPU kernels compiled for this CPU by LLVM (needs the `cpu`
+    /// cargo feature).
+    Cpu,
     /// GPU through wgpu (Vulkan, Metal or DX12).
     Wgpu,
     /// NVIDIA GPU through CUDA (needs the `cuda` cargo feature).
@@ -24,9 +27,10 @@ pub enum Backend {
 
 impl Backend {
     /// Every backend, compiled in or not.
-    pub const ALL: [Backend; 4] = [
+    pub const ALL: [Backend; 5] = [
         Backend::Flex,
         Backend::Ndarray,
+        Backend::Cpu,
         Backend::Wgpu,
         Backend::Cuda,
     ];
@@ -36,6 +40,7 @@ impl Backend {
         match self {
             Backend::Flex => "flex",
             Backend::Ndarray => "ndarray",
+            Backend::Cpu => "cpu",
             Backend::Wgpu => "wgpu",
             Backend::Cuda => "cuda",
         }
@@ -53,6 +58,7 @@ impl Backend {
     pub fn is_compiled(self) -> bool {
         match self {
             Backend::Flex | Backend::Ndarray | Backend::Wgpu => true,
+            Backend::Cpu => cfg!(feature = "cpu"),
             Backend::Cuda => cfg!(feature = "cuda"),
         }
     }
@@ -63,7 +69,7 @@ impl Backend {
     pub fn device(self) -> Result<Device> {
         if !self.is_compiled() {
             bail!(
-                "backend '{}' is not compiled into this binary (rebuild with `--features {}`); available: {}",
+                "backend '{}' is not compiled into this binary (rebuild with `--features {}`; offline, run scripts/offline-llvm.sh first); available: {}",
                 self.name(),
                 self.name(),
                 names(&compiled())
@@ -83,6 +89,7 @@ impl Backend {
                     "backend 'wgpu' has no usable GPU adapter ({err}); on Linux install a Vulkan driver (e.g. mesa-vulkan-drivers); available CPU backends: flex, ndarray"
                 ),
             },
+            Backend::Cpu => cpu_device()?,
             Backend::Cuda => cuda_device()?,
         };
         Ok(device)
@@ -110,13 +117,14 @@ fn names(backends: &[Backend]) -> String {
         .join(", ")
 }
 
-#[cfg(feature = "cuda")]
-fn cuda_device() -> Result<Device> {
-    // CUDA initialization panics when no driver or GPU is present: probe it once, quietly.
+/// Makes a device with `make` and runs one tiny computation on it, quietly: CubeCL runtimes
+/// panic when they cannot start (no driver, no GPU), which becomes this error.
+#[cfg(any(feature = "cpu", feature = "cuda"))]
+fn probe(backend: Backend, why: &str, make: fn() -> Device) -> Result<Device> {
     let hook = std::panic::take_hook();
     std::panic::set_hook(Box::new(|_| {}));
     let probe = std::panic::catch_unwind(|| {
-        let device = Device::cuda(0);
+        let device = make();
         let _ = Tensor::<1>::zeros([1], &device).into_data();
         device
     });
@@ -124,10 +132,33 @@ fn cuda_device() -> Result<Device> {
     match probe {
         Ok(device) => Ok(device),
         Err(_) => bail!(
-            "backend 'cuda' found no usable NVIDIA GPU or driver; available: {}",
+            "backend '{backend}' {why}; available: {}",
             names(&compiled())
         ),
     }
+}
+
+#[cfg(feature = "cpu")]
+fn cpu_device() -> Result<Device> {
+    probe(
+        Backend::Cpu,
+        "could not start its CubeCL CPU runtime",
+        Device::cpu,
+    )
+}
+
+#[cfg(not(feature = "cpu"))]
+fn cpu_device() -> Result<Device> {
+    unreachable!("is_compiled() is false without the cpu feature")
+}
+
+#[cfg(feature = "cuda")]
+fn cuda_device() -> Result<Device> {
+    probe(
+        Backend::Cuda,
+        "found no usable NVIDIA GPU or driver",
+        || Device::cuda(0),
+    )
 }
 
 #[cfg(not(feature = "cuda"))]
@@ -169,6 +200,24 @@ mod tests {
         for backend in [Backend::Flex, Backend::Ndarray] {
             smoke_test(&backend.device().unwrap()).unwrap();
         }
+    }
+
+    #[cfg(feature = "cpu")]
+    #[test]
+    fn cubecl_cpu_backend_works() {
+        smoke_test(&Backend::Cpu.device().unwrap()).unwrap();
+    }
+
+    #[cfg(not(feature = "cpu"))]
+    #[test]
+    fn cpu_without_feature_says_how_to_get_it() {
+        let err = Backend::Cpu.device().unwrap_err().to_string();
+        assert!(
+            err.contains("--features cpu")
+                && err.contains("offline-llvm.sh")
+                && err.contains("flex"),
+            "{err}"
+        );
     }
 
     #[cfg(not(feature = "cuda"))]

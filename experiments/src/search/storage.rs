@@ -213,7 +213,8 @@ pub struct SqliteStorage {
     connection: Mutex<Connection>,
 }
 
-const SCHEMA: &str = "
+/// The tables of a study store, in SQLite's types ([`super::postgres`] maps them to PostgreSQL's).
+pub(super) const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS studies (
     id INTEGER PRIMARY KEY, name TEXT UNIQUE NOT NULL, recipe TEXT NOT NULL, strategy TEXT NOT NULL,
@@ -267,13 +268,11 @@ impl SqliteStorage {
             )
             .optional()
             .with_context(not_a_study)?;
-        let version = version.and_then(|v| v.parse::<i64>().ok()).unwrap_or(1);
-        if version != SCHEMA_VERSION {
-            bail!(
-                "'{}' holds studies of storage schema {version}, this zoo reads schema {SCHEMA_VERSION}: use another --storage file",
-                path.display()
-            );
-        }
+        check_schema_version(
+            version.as_deref(),
+            &format!("'{}'", path.display()),
+            "use another --storage file",
+        )?;
         Ok(Self {
             connection: Mutex::new(connection),
         })
@@ -293,58 +292,33 @@ impl SqliteStorage {
 }
 
 fn load_trials(conn: &Connection, study: i64) -> Result<Vec<TrialRecord>> {
-    let mut stmt = conn.prepare(
-        "SELECT id, number, params, status, value, reason, bracket, worker, started, finished, heartbeat
-         FROM trials WHERE study_id = ?1 ORDER BY number",
-    )?;
+    let mut stmt = conn.prepare(&format!(
+        "SELECT {TRIAL_COLUMNS} FROM trials WHERE study_id = ?1 ORDER BY number"
+    ))?;
     let mut epochs_stmt =
         conn.prepare("SELECT value FROM trial_epochs WHERE trial_id = ?1 ORDER BY epoch")?;
     let rows = stmt.query_map(params![study], |r| {
-        Ok((
-            (
-                r.get::<_, i64>(0)?,
-                r.get::<_, i64>(1)?,
-                r.get::<_, String>(2)?,
-                r.get::<_, String>(3)?,
-            ),
-            (
-                r.get::<_, Option<f64>>(4)?,
-                r.get::<_, Option<String>>(5)?,
-                r.get::<_, i64>(6)?,
-                r.get::<_, String>(7)?,
-            ),
-            (
-                r.get::<_, f64>(8)?,
-                r.get::<_, Option<f64>>(9)?,
-                r.get::<_, f64>(10)?,
-            ),
-        ))
+        Ok(TrialRow {
+            id: r.get(0)?,
+            number: r.get(1)?,
+            params: r.get(2)?,
+            status: r.get(3)?,
+            value: r.get(4)?,
+            reason: r.get(5)?,
+            bracket: r.get(6)?,
+            worker: r.get(7)?,
+            started: r.get(8)?,
+            finished: r.get(9)?,
+            heartbeat: r.get(10)?,
+        })
     })?;
     let mut trials = Vec::new();
     for row in rows {
-        let (
-            (id, number, params, status),
-            (value, reason, bracket, worker),
-            (started, finished, heartbeat),
-        ) = row?;
-        let params: toml::Table =
-            toml::from_str(&params).context("corrupt trial parameters in the study database")?;
+        let row = row?;
         let epochs = epochs_stmt
-            .query_map(params![id], |r| r.get::<_, f64>(0))?
+            .query_map(params![row.id], |r| r.get::<_, f64>(0))?
             .collect::<Result<Vec<f64>, _>>()?;
-        trials.push(TrialRecord {
-            id,
-            number: usize::try_from(number).context("corrupt trial number")?,
-            params: params.into_iter().collect(),
-            status: TrialStatus::parse(&status),
-            value,
-            reason,
-            bracket: usize::try_from(bracket).context("corrupt trial bracket")?,
-            worker,
-            seconds: finished.map(|f| f - started),
-            heartbeat,
-            epochs,
-        });
+        trials.push(row.decode(epochs)?);
     }
     Ok(trials)
 }
@@ -352,19 +326,103 @@ fn load_trials(conn: &Connection, study: i64) -> Result<Vec<TrialRecord>> {
 fn read_spec(row: &rusqlite::Row, name: &str) -> rusqlite::Result<(i64, StudySpec)> {
     Ok((
         row.get(0)?,
-        StudySpec {
-            name: name.to_string(),
-            recipe: row.get(1)?,
-            strategy: row.get(2)?,
-            metric: row.get(3)?,
-            direction: row.get(4)?,
-            seed: row.get::<_, i64>(5)? as u64,
-            epochs_max: row.get::<_, i64>(6)?.max(0) as usize,
-        },
+        StudySpec::from_columns(
+            name,
+            [row.get(1)?, row.get(2)?, row.get(3)?, row.get(4)?],
+            row.get(5)?,
+            row.get(6)?,
+        ),
     ))
 }
 
-const SPEC_COLUMNS: &str = "id, recipe, strategy, metric, direction, seed, epochs_max";
+/// The columns [`StudySpec::from_columns`] reads, after the study id.
+pub(super) const SPEC_COLUMNS: &str = "id, recipe, strategy, metric, direction, seed, epochs_max";
+
+/// The columns of a [`TrialRow`], in its order.
+pub(super) const TRIAL_COLUMNS: &str =
+    "id, number, params, status, value, reason, bracket, worker, started, finished, heartbeat";
+
+/// One stored trial as both storages read it ([`TRIAL_COLUMNS`]), before decoding.
+pub(super) struct TrialRow {
+    pub(super) id: i64,
+    pub(super) number: i64,
+    pub(super) params: String,
+    pub(super) status: String,
+    pub(super) value: Option<f64>,
+    pub(super) reason: Option<String>,
+    pub(super) bracket: i64,
+    pub(super) worker: String,
+    pub(super) started: f64,
+    pub(super) finished: Option<f64>,
+    pub(super) heartbeat: f64,
+}
+
+impl TrialRow {
+    /// The trial, with its per-epoch values; damaged parameters or numbers are an error.
+    pub(super) fn decode(self, epochs: Vec<f64>) -> Result<TrialRecord> {
+        let params: toml::Table = toml::from_str(&self.params)
+            .context("corrupt trial parameters in the study database")?;
+        Ok(TrialRecord {
+            id: self.id,
+            number: usize::try_from(self.number).context("corrupt trial number")?,
+            params: params.into_iter().collect(),
+            status: TrialStatus::parse(&self.status),
+            value: self.value,
+            reason: self.reason,
+            bracket: usize::try_from(self.bracket).context("corrupt trial bracket")?,
+            worker: self.worker,
+            seconds: self.finished.map(|f| f - self.started),
+            heartbeat: self.heartbeat,
+            epochs,
+        })
+    }
+}
+
+/// A trial's parameters as stored (a TOML table).
+pub(super) fn encode_params(params: &Assignment) -> Result<String> {
+    let table: toml::Table = params.clone().into_iter().collect();
+    Ok(toml::to_string(&table)?)
+}
+
+impl StudySpec {
+    /// A spec from its stored columns: `[recipe, strategy, metric, direction]`, seed and
+    /// epochs_max.
+    pub(super) fn from_columns(name: &str, text: [String; 4], seed: i64, epochs_max: i64) -> Self {
+        let [recipe, strategy, metric, direction] = text;
+        StudySpec {
+            name: name.to_string(),
+            recipe,
+            strategy,
+            metric,
+            direction,
+            seed: seed as u64,
+            epochs_max: epochs_max.max(0) as usize,
+        }
+    }
+
+    /// Joining a study stored as `self` with the spec `asked`: an error saying what differs.
+    pub(super) fn check_joinable(&self, asked: &StudySpec) -> Result<()> {
+        if let Some(difference) = self.difference(asked) {
+            bail!(
+                "study '{}' already exists with other settings: {difference}; pick another --study name",
+                asked.name
+            );
+        }
+        Ok(())
+    }
+}
+
+/// The schema version a store holds (`None`: tables without a version, schema 1) must be
+/// [`SCHEMA_VERSION`]; `place` names the store in the error, `advice` says what to do.
+pub(super) fn check_schema_version(found: Option<&str>, place: &str, advice: &str) -> Result<()> {
+    let version = found.and_then(|v| v.parse::<i64>().ok()).unwrap_or(1);
+    if version != SCHEMA_VERSION {
+        bail!(
+            "{place} holds studies of storage schema {version}, this zoo reads schema {SCHEMA_VERSION}: {advice}"
+        );
+    }
+    Ok(())
+}
 
 impl SearchStorage for SqliteStorage {
     fn open_study(&self, spec: &StudySpec) -> Result<i64> {
@@ -379,12 +437,7 @@ impl SearchStorage for SqliteStorage {
             .optional()?;
         let id = match existing {
             Some((id, stored)) => {
-                if let Some(difference) = stored.difference(spec) {
-                    bail!(
-                        "study '{}' already exists with other settings: {difference}; pick another --study name",
-                        spec.name
-                    );
-                }
+                stored.check_joinable(spec)?;
                 id
             }
             None => {
@@ -455,11 +508,10 @@ impl SearchStorage for SqliteStorage {
         } else {
             let number = trials.len();
             let (params, bracket) = propose(number, &trials)?;
-            let table: toml::Table = params.clone().into_iter().collect();
             tx.execute(
                 "INSERT INTO trials (study_id, number, params, status, bracket, worker, started, heartbeat)
                  VALUES (?1, ?2, ?3, 'running', ?4, ?5, ?6, ?6)",
-                params![study, number as i64, toml::to_string(&table)?, bracket as i64, worker, now],
+                params![study, number as i64, encode_params(&params)?, bracket as i64, worker, now],
             )?;
             Some(TrialRecord {
                 id: tx.last_insert_rowid(),

@@ -3,7 +3,8 @@
 //! point, the per-epoch history, and `summary.json`. A task brings its data, its model and its
 //! training loop (burn-train's for the supervised tasks, its own for the GAN).
 
-use anyhow::{bail, Result};
+use anyhow::{bail, Context, Result};
+use burn::module::Module;
 use burn::tensor::Device;
 
 use crate::backend::smoke_test;
@@ -62,6 +63,38 @@ pub struct Run<R> {
     pub history: History<R>,
     /// The epoch training is in, behind every per-epoch random stream.
     pub clock: EpochClock,
+}
+
+impl<R> Run<R> {
+    /// The weights a fresh run starts from: `model` as built, or with
+    /// [`RunOptions::init_from`], the weights that run saved as `file` loaded into it. Its
+    /// recipe must describe the same model: a `[model]` key that differs (dropout rates
+    /// excepted) is an error naming it. A resumed run keeps its checkpoint's weights.
+    pub fn initial_weights<M: Module>(&self, file: &str, model: M) -> Result<M> {
+        let Some(dir) = self.options.init_from.as_deref() else {
+            return Ok(model);
+        };
+        if self.resume_epoch.is_some() {
+            return Ok(model);
+        }
+        let from = RunFolder::open(dir)?;
+        let trained = from.read_trained_recipe()?;
+        if let Some(change) = differing_keys(&trained.model, &self.recipe.model)
+            .into_iter()
+            .find(|d| !d.key.contains("dropout"))
+        {
+            bail!(
+                "cannot start from '{}': its model differs from recipe '{}' in key 'model.{}' ({} -> {}); --init-from needs the same [model] (only dropout rates may change)",
+                dir.display(),
+                self.recipe.name,
+                change.key,
+                change.before,
+                change.after
+            );
+        }
+        from.load_module(file, model)
+            .with_context(|| format!("cannot start from '{}'", dir.display()))
+    }
 }
 
 /// How a task's training went.

@@ -16,6 +16,10 @@ pub struct RunOptions {
     pub run_dir: Option<PathBuf>,
     /// Continue the run in `run_dir` from its last checkpoint.
     pub resume: bool,
+    /// Start a fresh run from the weights of this run folder (its `model.bpk`, or a GAN's
+    /// `generator.bpk` and `discriminator.bpk`) instead of random ones: fine-tuning. Its recipe
+    /// must describe the same model (every `[model]` key but the dropout rates).
+    pub init_from: Option<PathBuf>,
     /// Run a few batches of one epoch only, end to end.
     pub dry_run: bool,
     /// Plain progress lines even in a terminal (no dashboard).

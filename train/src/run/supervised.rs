@@ -25,7 +25,7 @@ use crate::recipe::{Monitor, Recipe};
 use super::driver::{FitStats, Run};
 use super::epoch_row::EpochRow;
 use super::epoch_seed::EpochClock;
-use super::folder::{load_module_file, KEEP_CHECKPOINTS};
+use super::folder::{files, load_module_file, KEEP_CHECKPOINTS};
 use super::history::History;
 use super::options::EpochCallback;
 use super::progress::{self, WatchReport};
@@ -205,6 +205,7 @@ pub(crate) fn fit<M: Fittable>(
     train_examples: usize,
     run: &mut Run<SupervisedEpoch>,
 ) -> Result<(M, FitStats)> {
+    let model = run.initial_weights(files::MODEL, model)?;
     let recipe: &Recipe = &run.recipe;
     let training = &recipe.training;
     let history = Arc::new(Mutex::new(run.history.clone()));

@@ -112,6 +112,11 @@ impl Task for AdversarialTraining {
             &run.folder,
             start_epoch,
         )?;
+        state.generator = run.initial_weights(files::GENERATOR, state.generator)?;
+        let from = run.options.init_from.as_deref();
+        if from.is_some_and(|dir| dir.join(files::DISCRIMINATOR).is_file()) {
+            state.discriminator = run.initial_weights(files::DISCRIMINATOR, state.discriminator)?;
+        }
         let latents = fixed_latents(
             &run.folder,
             gan.grid_samples,
