@@ -4,10 +4,12 @@
 //! flex runs a convolution's forward pass directly, its input gradient as a transposed
 //! convolution and its weight gradient as another convolution whose kernel is the whole output
 //! map (24x24 for the classic net's second layer), the last two at a fraction of its
-//! matrix-multiply speed. [`conv2d`] computes all three on flex per image, each thread taking a
-//! run of images: im2col of the image into a buffer that stays in cache, then one GEMM (forward:
-//! weight x patches; input gradient: weightᵀ x output gradient, added back where im2col read;
-//! weight gradient: output gradient x patchesᵀ into a per-thread sum). Every other backend, and
+//! matrix-multiply speed. [`conv2d`] computes all three on flex per image, each rayon task taking
+//! a run of four images: im2col of the image into a buffer that stays in cache, then one GEMM
+//! (forward: weight x patches; input gradient: weightᵀ x output gradient, added back where
+//! im2col read; weight gradient: output gradient x patchesᵀ into the task's partial sum, the
+//! partials added in task order). The runs do not depend on the thread count, so neither do the
+//! results, to the last bit. Every other backend, and
 //! any convolution this does not cover (groups, no bias, `Same` padding), goes through `Conv2d`
 //! unchanged. The parameters stay those of the `Conv2d`, so records do not change.
 //!
@@ -113,11 +115,11 @@ fn covered(options: &ConvOptions<2>, tensors: [&FlexTensor; 3]) -> bool {
     options.groups == 1 && tensors.iter().all(|t| t.dtype() == DType::F32)
 }
 
-/// Images per rayon task when a batch is split into one run of consecutive images per thread.
-fn images_per_thread(batch: usize) -> usize {
-    let threads = rayon::current_num_threads().clamp(1, batch.max(1));
-    batch.div_ceil(threads).max(1)
-}
+/// Consecutive images per rayon task, whatever the thread count: a batch of 64 gives 16 tasks,
+/// enough for 16 cores, and the weight gradient adds the tasks' partial sums in task order, so
+/// the result is bit-identical at any `RAYON_NUM_THREADS`. Larger runs were not faster on 2
+/// cores: each image is already one GEMM of at least `[out, in*kh*kw] x [in*kh*kw, oh*ow]`.
+const IMAGES_PER_TASK: usize = 4;
 
 impl FlexConv for Flex {
     fn zoo_conv2d(
@@ -145,15 +147,14 @@ impl FlexConv for Flex {
         }
         // Per image: im2col into a buffer that stays in cache, the bias in every output plane,
         // then one GEMM adds weight [out, in*kh*kw] x patches [in*kh*kw, oh*ow].
-        let per_thread = images_per_thread(shape.batch);
         let patches = &shape.patches;
         output
-            .par_chunks_mut(per_thread * out * pixels)
+            .par_chunks_mut(IMAGES_PER_TASK * out * pixels)
             .enumerate()
             .for_each(|(run, run_output)| {
                 let mut cols = vec![0.0f32; rows * pixels]; // [in*kh*kw, oh*ow]
                 for (i, image_output) in run_output.chunks_mut(out * pixels).enumerate() {
-                    let image = run * per_thread + i;
+                    let image = run * IMAGES_PER_TASK + i;
                     patches.write(&input[image * image_len..][..image_len], &mut cols);
                     for (plane, &b) in image_output.chunks_mut(pixels).zip(bias) {
                         plane.fill(b);
@@ -185,15 +186,14 @@ impl FlexConv for Flex {
         }
         // Per image: the patches' gradient weightᵀ [in*kh*kw, out] x output gradient
         // [out, oh*ow] in one GEMM, then each patch entry added back where im2col read it.
-        let per_thread = images_per_thread(shape.batch);
         let patches = &shape.patches;
         grad_x
-            .par_chunks_mut(per_thread * image_len)
+            .par_chunks_mut(IMAGES_PER_TASK * image_len)
             .enumerate()
             .for_each(|(run, run_grad)| {
                 let mut cols = vec![0.0f32; rows * pixels]; // [in*kh*kw, oh*ow]
                 for (i, image_grad) in run_grad.chunks_mut(image_len).enumerate() {
-                    let image = run * per_thread + i;
+                    let image = run * IMAGES_PER_TASK + i;
                     let image_output_grad = &grad[image * out * pixels..][..out * pixels];
                     let lhs = View::transposed(weights, rows);
                     let rhs = View::rows(image_output_grad, pixels);
@@ -219,15 +219,15 @@ impl FlexConv for Flex {
         let (x, output_grad) = (x.to_contiguous(), output_grad.to_contiguous());
         let input: &[f32] = x.as_slice().expect("contiguous input");
         let grad: &[f32] = output_grad.as_slice().expect("contiguous output gradient");
-        // Each thread takes a run of images: im2col of one image into a buffer that stays in
-        // cache, then one GEMM adds that image's share into the thread's own gradient.
-        let per_thread = images_per_thread(batch);
-        let partials: Vec<Vec<f32>> = (0..batch.div_ceil(per_thread))
+        // Each task takes a run of IMAGES_PER_TASK images: im2col of one image into a buffer
+        // that stays in cache, then one GEMM adds that image's share into the task's own partial
+        // gradient. The partials are then added in task order, the same at any thread count.
+        let partials: Vec<Vec<f32>> = (0..batch.div_ceil(IMAGES_PER_TASK))
             .into_par_iter()
             .map(|run| {
                 let mut grad_weight = vec![0.0f32; out * rows]; // [out, in*kh*kw]
                 let mut cols = vec![0.0f32; rows * pixels]; // [in*kh*kw, oh*ow]
-                let images = run * per_thread..((run + 1) * per_thread).min(batch);
+                let images = run * IMAGES_PER_TASK..((run + 1) * IMAGES_PER_TASK).min(batch);
                 for image in images {
                     let image_in = &input[image * image_len..][..image_len];
                     shape.patches.write(image_in, &mut cols);
