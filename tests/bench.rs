@@ -62,3 +62,40 @@ fn bench_rejects_zero_batches() {
         &["--batches"],
     );
 }
+
+#[test]
+fn bench_times_the_adversarial_step_of_a_gan_and_records_the_thread_count() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("bench");
+    let output = zoo_with_env(
+        &[
+            "bench",
+            "gan-mnist-mini",
+            "--batches",
+            "3",
+            "--warmup",
+            "1",
+            "--backends",
+            "flex",
+            "--out",
+            out.to_str().unwrap(),
+        ],
+        &[("RAYON_NUM_THREADS", "1")],
+    );
+    assert_ok(&output);
+    let text = std::fs::read_to_string(out.join("bench.json")).unwrap();
+    let rows: Vec<Value> = serde_json::from_str(&text).unwrap();
+    assert_eq!(rows.len(), 1, "{text}");
+    let row = &rows[0];
+    assert_eq!(row["recipe"], "gan-mnist-mini");
+    assert_eq!(row["threads"], 1, "RAYON_NUM_THREADS=1: {row}");
+    for key in ["train_samples_per_second", "inference_samples_per_second"] {
+        let v = row[key].as_f64().unwrap();
+        assert!(v.is_finite() && v > 0.0, "{key} = {v} in {row}");
+    }
+    assert!(
+        stdout(&output).contains("threads  1"),
+        "{}",
+        stdout(&output)
+    );
+}

@@ -1,6 +1,9 @@
 //! `zoo bench`: training and inference throughput of recipes on each backend, through the
 //! real data pipeline and optimizer (the same setup as a training run, without burn-train's
-//! bookkeeping), after a warm-up.
+//! bookkeeping), after a warm-up. A GAN recipe's training step is its adversarial step (a
+//! discriminator step, and a generator step every `n_critic`), its inference the generator's
+//! samples. Each row records the thread count of the CPU backends (`RAYON_NUM_THREADS`, else
+//! every core).
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -10,6 +13,9 @@ use anyhow::{bail, Result};
 use burn::data::dataloader::DataLoader;
 use burn::prelude::*;
 use burn::train::{InferenceStep, TrainStep};
+use rand::rngs::StdRng;
+use rand::seq::SliceRandom;
+use rand::SeedableRng;
 use serde::Serialize;
 
 use zoo_train::backend::{smoke_test, Backend};
@@ -19,6 +25,7 @@ use zoo_train::run::epoch_seed::EpochClock;
 use zoo_train::run::supervised::{Fittable, Loaders};
 use zoo_train::tasks::classify::{self, ImageData};
 use zoo_train::tasks::forecast::{self, load_series, SeriesSplits};
+use zoo_train::tasks::gan::train::AdversarialSteps;
 use zoo_train::tasks::language_model::{self, load_corpus};
 
 /// How to benchmark.
@@ -45,6 +52,8 @@ pub struct BenchRow {
     pub backend: String,
     /// Examples per batch.
     pub batch_size: usize,
+    /// Threads of the CPU kernels (rayon's pool: `RAYON_NUM_THREADS`, else every core).
+    pub threads: usize,
     /// Training examples per second (forward, backward, optimizer step, data included).
     pub train_samples_per_second: f64,
     /// Inference examples per second (forward only, data included).
@@ -76,14 +85,16 @@ pub fn bench(recipes: &[Recipe], options: &BenchOptions) -> Result<Vec<BenchRow>
                 recipe: recipe.name.clone(),
                 backend: backend.name().to_string(),
                 batch_size: recipe.training.batch_size,
+                threads: rayon::current_num_threads(),
                 train_samples_per_second: train,
                 inference_samples_per_second: inference,
             };
             println!(
-                "{:<20} {:<8} batch {:>4}  train {:>10.0} samples/s  inference {:>10.0} samples/s",
+                "{:<20} {:<8} batch {:>4}  threads {:>2}  train {:>10.0} samples/s  inference {:>10.0} samples/s",
                 row.recipe,
                 row.backend,
                 row.batch_size,
+                row.threads,
                 row.train_samples_per_second,
                 row.inference_samples_per_second
             );
@@ -116,11 +127,63 @@ fn bench_recipe(recipe: &Recipe, device: &Device, options: &BenchOptions) -> Res
             let (model, loaders) = forecast::setup(recipe, &series, &autodiff, &clock);
             measure(recipe, model, loaders, device, options)
         }
-        Task::Gan => bail!(
-            "recipe '{}': zoo bench measures supervised recipes; GAN recipes report their training samples/s in summary.json",
-            recipe.name
-        ),
+        Task::Gan => {
+            let data = ImageData::load(recipe, data_dir)?;
+            measure_gan(recipe, &data, device, options)
+        }
     }
+}
+
+/// Times `warmup + batches` adversarial steps on shuffled training batches, then as many
+/// batches of generated samples.
+fn measure_gan(
+    recipe: &Recipe,
+    data: &ImageData,
+    device: &Device,
+    options: &BenchOptions,
+) -> Result<(f64, f64)> {
+    let batch_size = recipe.training.batch_size;
+    if data.train.len() < batch_size.max(2) {
+        bail!(
+            "the dataset has {} training images, fewer than a batch of {batch_size}",
+            data.train.len()
+        );
+    }
+    let mut steps = AdversarialSteps::new(recipe, data, device)?;
+    let mut order: Vec<usize> = (0..data.train.len()).collect();
+    order.shuffle(&mut StdRng::seed_from_u64(recipe.training.seed));
+    let mut batches = order.chunks_exact(batch_size).cycle();
+    let train_seconds = timed_steps(options, device, || {
+        steps.step(data, batches.next().expect("a cycle of whole batches"));
+    })?;
+    let generator = steps.generator();
+    let inference_seconds = timed_steps(options, device, || {
+        let _ = generator.forward(steps.generator_input(batch_size, device)); // [batch, c, h, w]
+    })?;
+    let items = (options.batches * batch_size) as f64;
+    Ok((items / train_seconds, items / inference_seconds))
+}
+
+/// Seconds of `options.batches` calls of `step` after `options.warmup` untimed ones, up to the
+/// device's last queued work.
+fn timed_steps(options: &BenchOptions, device: &Device, mut step: impl FnMut()) -> Result<f64> {
+    for _ in 0..options.warmup {
+        step();
+    }
+    sync(device)?;
+    let start = Instant::now();
+    for _ in 0..options.batches {
+        step();
+    }
+    sync(device)?;
+    Ok(start.elapsed().as_secs_f64())
+}
+
+/// Waits for the work a GPU backend has queued, before the clock is read.
+fn sync(device: &Device) -> Result<()> {
+    device
+        .sync()
+        .map_err(|e| anyhow::anyhow!("waiting for the device: {e:?}"))
 }
 
 /// Times `warmup + batches` optimizer steps, then as many inference batches.
@@ -187,10 +250,7 @@ fn timed_batches<I>(
             }
         }
     }
-    // GPU backends queue work: wait for it before reading the clock.
-    device
-        .sync()
-        .map_err(|e| anyhow::anyhow!("waiting for the device: {e:?}"))?;
+    sync(device)?;
     Ok((start.elapsed().as_secs_f64(), items))
 }
 

@@ -18,7 +18,7 @@ use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use zoo_datasets::ImageSet;
-use zoo_gan::{gradient_penalty, Discriminator, DiscriminatorConfig, Generator, GeneratorConfig};
+use zoo_gan::{gradient_penalty, Discriminator, Generator};
 use zoo_kernels::FusedAdam;
 
 use crate::recipe::{GanLoss, GanSpec, Recipe};
@@ -95,23 +95,12 @@ impl Task for AdversarialTraining {
 
     fn fit(run: &mut Run<GanEpoch>, data: &ImageData) -> Result<(GanModels, FitStats)> {
         let recipe = &run.recipe;
-        let shape = data.shape;
-        let (generator_config, discriminator_config) = recipe
-            .model
-            .gan_configs(shape)
-            .context("a GAN recipe has GAN networks")?;
-        let conditioning = Conditioning::of(&recipe.model, shape).context("a GAN recipe")?;
-        let gan = recipe.gan.clone().unwrap_or_default();
         let start_epoch = run.resume_epoch.unwrap_or(0);
-        let mut state = TrainState::new(
-            recipe,
-            &gan,
-            (&generator_config, &discriminator_config),
-            conditioning,
-            &run.device,
-            &run.folder,
-            start_epoch,
-        )?;
+        let mut state = TrainState::new(recipe, data, &run.device)?;
+        if start_epoch > 0 {
+            state.load_checkpoint(&run.folder, start_epoch)?;
+        }
+        let (gan, conditioning) = (state.gan.clone(), state.conditioning);
         state.generator = run.initial_weights(files::GENERATOR, state.generator)?;
         let from = run.options.init_from.as_deref();
         if from.is_some_and(|dir| dir.join(files::DISCRIMINATOR).is_file()) {
@@ -215,48 +204,51 @@ struct TrainState {
 }
 
 impl TrainState {
-    /// Fresh networks seeded by the recipe, or the checkpoint of `start_epoch` when it is > 0.
-    fn new(
-        recipe: &Recipe,
-        gan: &GanSpec,
-        (generator_config, discriminator_config): (&GeneratorConfig, &DiscriminatorConfig),
-        conditioning: Conditioning,
-        device: &Device,
-        folder: &RunFolder,
-        start_epoch: usize,
-    ) -> Result<Self> {
+    /// Fresh networks of the GAN `recipe` for images shaped like `data`'s, seeded by the recipe.
+    fn new(recipe: &Recipe, data: &ImageData, device: &Device) -> Result<Self> {
+        let shape = data.shape;
+        let (generator_config, discriminator_config) = recipe
+            .model
+            .gan_configs(shape)
+            .context("a GAN recipe has GAN networks")?;
+        let conditioning = Conditioning::of(&recipe.model, shape).context("a GAN recipe")?;
+        let gan = recipe.gan.clone().unwrap_or_default();
         device.seed(recipe.training.seed);
         let autodiff = device.clone().autodiff();
-        let mut generator = generator_config.init(&autodiff);
-        let mut discriminator = discriminator_config.init(&autodiff);
         let adam = || -> ModuleOptimizer {
             FusedAdam::with_betas(gan.beta1 as f32, gan.beta2 as f32, 1e-8).into()
         };
-        let (mut optim_g, mut optim_d) = (adam(), adam());
-        if start_epoch > 0 {
-            let file = |kind: &str| folder.checkpoint_file(kind, start_epoch);
-            generator = load_module_file(&file("generator"), generator)?;
-            discriminator = load_module_file(&file("discriminator"), discriminator)?;
-            optim_g = optim_g
-                .load(file("optim-g"))
-                .with_context(|| format!("cannot read {}", file("optim-g").display()))?;
-            optim_d = optim_d
-                .load(file("optim-d"))
-                .with_context(|| format!("cannot read {}", file("optim-d").display()))?;
-        }
         Ok(Self {
-            generator,
-            discriminator,
-            optim_g,
-            optim_d,
+            generator: generator_config.init(&autodiff),
+            discriminator: discriminator_config.init(&autodiff),
+            optim_g: adam(),
+            optim_d: adam(),
             lr_g: gan.generator_lr.unwrap_or(recipe.optimizer.lr),
             lr_d: gan.discriminator_lr.unwrap_or(recipe.optimizer.lr),
-            gan: gan.clone(),
+            gan,
             conditioning,
             batch_size: recipe.training.batch_size,
             seed: recipe.training.seed,
             device: autodiff,
         })
+    }
+
+    /// The networks and optimizer states of the checkpoint of `epoch` in `folder`.
+    fn load_checkpoint(&mut self, folder: &RunFolder, epoch: usize) -> Result<()> {
+        let file = |kind: &str| folder.checkpoint_file(kind, epoch);
+        self.generator = load_module_file(&file("generator"), self.generator.clone())?;
+        self.discriminator = load_module_file(&file("discriminator"), self.discriminator.clone())?;
+        let load = |optim: ModuleOptimizer, kind: &str| {
+            optim
+                .load(file(kind))
+                .with_context(|| format!("cannot read {}", file(kind).display()))
+        };
+        let fresh = || -> ModuleOptimizer {
+            FusedAdam::with_betas(self.gan.beta1 as f32, self.gan.beta2 as f32, 1e-8).into()
+        };
+        self.optim_g = load(fresh(), "optim-g")?;
+        self.optim_d = load(fresh(), "optim-d")?;
+        Ok(())
     }
 
     /// One pass over the training images: a discriminator step per batch, a generator step
@@ -286,13 +278,10 @@ impl TrainState {
         let start = Instant::now();
         let bar = progress.start_epoch(epoch, batches.len());
         for (i, indices) in batches.iter().enumerate() {
-            let real = real_batch(&data.train, indices, &self.device);
-            let labels: Vec<usize> = indices
-                .iter()
-                .map(|&i| data.train.label(i) as usize)
-                .collect();
-            let d = self.discriminator_step(real, &labels, &mut rng);
-            let (d_loss, wasserstein, fake) = d;
+            let generator_due =
+                (i + 1) % n_critic == 0 || (n_critic > 1 && i + 1 == batches.len() && g_steps == 0);
+            let (d_loss, wasserstein, g_loss) =
+                self.batch_step(&data.train, indices, generator_due, &mut rng);
             if !d_loss.is_finite() {
                 bail!(
                     "the discriminator loss became {d_loss} in epoch {epoch}, batch {}: training diverged (try a lower learning rate)",
@@ -302,15 +291,7 @@ impl TrainState {
             d_sum += d_loss;
             w_sum += wasserstein;
             d_steps += 1;
-            if (i + 1) % n_critic == 0 || (n_critic > 1 && i + 1 == batches.len() && g_steps == 0) {
-                // With one critic step per generator step the fakes of that step are reused,
-                // as in the reference DCGAN loop; otherwise fresh latents are drawn.
-                let fake = if n_critic == 1 {
-                    fake
-                } else {
-                    self.fake(&labels, &mut rng)
-                };
-                let g_loss = self.generator_step(fake, &labels);
+            if let Some(g_loss) = g_loss {
                 if !g_loss.is_finite() {
                     bail!(
                         "the generator loss became {g_loss} in epoch {epoch}, batch {}: training diverged (try a lower learning rate)",
@@ -341,6 +322,36 @@ impl TrainState {
             seconds: start.elapsed().as_secs_f64(),
             wasserstein: (self.gan.loss == GanLoss::WganGp).then(|| w_sum / d_steps.max(1) as f64),
         })
+    }
+
+    /// One batch: a discriminator step on the training images `indices`, then a generator step
+    /// when `generator_due`. Returns the discriminator's loss, the Wasserstein estimate (WGAN-GP;
+    /// 0 otherwise) and the generator's loss when it stepped.
+    fn batch_step(
+        &mut self,
+        images: &ImageSet,
+        indices: &[usize],
+        generator_due: bool,
+        rng: &mut StdRng,
+    ) -> (f64, f64, Option<f64>) {
+        let real = real_batch(images, indices, &self.device);
+        let labels: Vec<usize> = indices.iter().map(|&i| images.label(i) as usize).collect();
+        let (d_loss, wasserstein, fake) = self.discriminator_step(real, &labels, rng);
+        if !generator_due || !d_loss.is_finite() {
+            return (d_loss, wasserstein, None);
+        }
+        // With one critic step per generator step the fakes of that step are reused, as in the
+        // reference DCGAN loop; otherwise fresh latents are drawn.
+        let fake = if self.gan.n_critic == 1 {
+            fake
+        } else {
+            self.fake(&labels, rng)
+        };
+        (
+            d_loss,
+            wasserstein,
+            Some(self.generator_step(fake, &labels)),
+        )
     }
 
     /// Generated images of classes `labels` (ignored when unconditional) for fresh latents,
@@ -436,6 +447,68 @@ impl TrainState {
                 ("optim-d", self.optim_d.into_bytes()?),
             ],
         )
+    }
+}
+
+/// The adversarial step of a GAN recipe on its own, without a run folder: the networks,
+/// optimizers and losses of `zoo train`, seeded by the recipe. `zoo bench` times it.
+///
+/// ```no_run
+/// use burn::tensor::Device;
+/// use zoo_train::recipe::Recipe;
+/// use zoo_train::tasks::classify::ImageData;
+/// use zoo_train::tasks::gan::train::AdversarialSteps;
+///
+/// let recipe = Recipe::load("gan-mnist-mini", &[])?;
+/// let data = ImageData::load(&recipe, None)?;
+/// let device = Device::flex();
+/// let mut steps = AdversarialSteps::new(&recipe, &data, &device)?;
+/// let d_loss = steps.step(&data, &[0, 1, 2, 3]); // one discriminator (and generator) step
+/// assert!(d_loss.is_finite());
+/// let images = steps.generator().forward(steps.generator_input(16, &device)); // [16, 1, 28, 28]
+/// # Ok::<(), anyhow::Error>(())
+/// ```
+pub struct AdversarialSteps {
+    state: TrainState,
+    rng: StdRng,
+    steps: usize,
+}
+
+impl AdversarialSteps {
+    /// Fresh networks of the GAN `recipe` for `data`'s images, on `device`.
+    pub fn new(recipe: &Recipe, data: &ImageData, device: &Device) -> Result<Self> {
+        let state = TrainState::new(recipe, data, device)?;
+        let rng = StdRng::seed_from_u64(state.seed);
+        Ok(Self {
+            state,
+            rng,
+            steps: 0,
+        })
+    }
+
+    /// One discriminator step on the training images `indices` of `data`, and a generator step
+    /// every `n_critic` calls, as in training. Returns the discriminator's loss.
+    pub fn step(&mut self, data: &ImageData, indices: &[usize]) -> f64 {
+        self.steps += 1;
+        let generator_due = self.steps.is_multiple_of(self.state.gan.n_critic);
+        let (d_loss, _, _) =
+            self.state
+                .batch_step(&data.train, indices, generator_due, &mut self.rng);
+        d_loss
+    }
+
+    /// The generator, in inference mode.
+    pub fn generator(&self) -> Generator {
+        self.state.generator.valid()
+    }
+
+    /// The generator's input for `n` fresh samples of random classes on `device`:
+    /// `[n, latent_size + classes]`.
+    pub fn generator_input(&mut self, n: usize, device: &Device) -> Tensor<2> {
+        let c = self.state.conditioning;
+        let labels = c.random_labels(n, &mut self.rng);
+        let latents = normal_latents(&mut self.rng, n, c.latent_size);
+        c.generator_input(&latents, &labels, device)
     }
 }
 
