@@ -90,6 +90,7 @@ fn list_and_show_name_the_recipes() {
         "cnn-mnist ",
         "lenet5-mnist",
         "cnn-mnist-bn-aug",
+        "cnn-mnist-fast",
         "cnn-fashion",
         "cnn-mnist-mini",
     ] {
@@ -412,6 +413,7 @@ fn every_cnn_recipe_trains_a_few_batches_on_flex_and_wgpu() {
         "cnn-mnist",
         "lenet5-mnist",
         "cnn-mnist-bn-aug",
+        "cnn-mnist-fast",
         "cnn-fashion",
         "cnn-mnist-mini",
     ] {

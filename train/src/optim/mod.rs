@@ -5,7 +5,10 @@ pub mod max_norm;
 
 use anyhow::{anyhow, Result};
 use burn::lr_scheduler::cosine::CosineAnnealingLrSchedulerConfig;
+use burn::lr_scheduler::linear::LinearLrSchedulerConfig;
 use burn::lr_scheduler::module_lr_scheduler::ModuleLrScheduler;
+use burn::lr_scheduler::sequential::SequentialLrSchedulerConfig;
+use burn::lr_scheduler::LrSchedulerConfig;
 use burn::optim::decay::WeightDecayConfig;
 use burn::optim::grad_clipping::GradientClippingConfig;
 use burn::optim::momentum::MomentumConfig;
@@ -73,6 +76,26 @@ pub fn schedule(spec: &OptimizerSpec, total_steps: usize) -> Result<ModuleLrSche
         Schedule::Cosine => CosineAnnealingLrSchedulerConfig::new(spec.lr, total_steps.max(1))
             .init()
             .map_err(|e| anyhow!("key 'optimizer.schedule': {e}")),
+        Schedule::OneCycle => {
+            let (peak, total) = (spec.lr, total_steps.max(2));
+            let rise = ((total as f64 * 0.3).round() as usize).clamp(1, total - 1);
+            SequentialLrSchedulerConfig::new(
+                vec![
+                    LrSchedulerConfig::Linear(LinearLrSchedulerConfig::new(
+                        peak / 25.0,
+                        peak,
+                        rise,
+                    )),
+                    LrSchedulerConfig::Cosine(
+                        CosineAnnealingLrSchedulerConfig::new(peak, total - rise)
+                            .with_min_lr(peak / 25e4),
+                    ),
+                ],
+                vec![rise],
+            )
+            .init()
+            .map_err(|e| anyhow!("key 'optimizer.schedule': {e}"))
+        }
     }
 }
 
@@ -118,5 +141,36 @@ mod tests {
         assert!(step_norm(None) > 100.0);
         let clipped = step_norm(Some(0.5));
         assert!((clipped - 0.5).abs() < 1e-4, "clipped step {clipped}");
+    }
+
+    #[test]
+    fn one_cycle_rises_for_thirty_percent_of_the_steps_then_falls_to_a_ten_thousandth() {
+        let spec = OptimizerSpec {
+            kind: OptimizerKind::Adam,
+            lr: 0.01,
+            momentum: 0.0,
+            weight_decay: 0.0,
+            schedule: Schedule::OneCycle,
+            grad_clip: None,
+        };
+        let mut scheduler = schedule(&spec, 100).unwrap();
+        let lrs: Vec<f64> = (0..100).map(|_| scheduler.step().base()).collect();
+        assert!(
+            (lrs[0] - 0.01 / 25.0).abs() < 1e-12,
+            "starts at lr/25: {}",
+            lrs[0]
+        );
+        let peak = (0..100).max_by(|&a, &b| lrs[a].total_cmp(&lrs[b])).unwrap();
+        assert!((29..=31).contains(&peak), "peak at step {peak}");
+        assert!((lrs[peak] - 0.01).abs() < 1e-9, "peak {}", lrs[peak]);
+        assert!(
+            lrs[..peak].windows(2).all(|w| w[0] < w[1]),
+            "rises: {lrs:?}"
+        );
+        assert!(
+            lrs[peak..].windows(2).all(|w| w[0] >= w[1]),
+            "falls: {lrs:?}"
+        );
+        assert!(lrs[99] < 0.01 / 1000.0, "ends near lr/25e4: {}", lrs[99]);
     }
 }

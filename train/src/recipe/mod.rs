@@ -42,6 +42,10 @@ pub const BUILTIN_RECIPES: &[(&str, &str)] = &[
         include_str!("../../recipes/cnn-mnist-bn-aug.toml"),
     ),
     (
+        "cnn-mnist-fast",
+        include_str!("../../recipes/cnn-mnist-fast.toml"),
+    ),
+    (
         "cnn-fashion",
         include_str!("../../recipes/cnn-fashion.toml"),
     ),

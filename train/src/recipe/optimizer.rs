@@ -34,6 +34,21 @@ pub enum Schedule {
     Constant,
     /// Cosine decay from `lr` to 0 over the whole run (Loshchilov & Hutter, without restarts).
     Cosine,
+    /// One cycle (Smith & Topin), with PyTorch `OneCycleLR`'s defaults: the first 30% of the
+    /// steps rise linearly from `lr / 25` to `lr`, the rest fall along a cosine to `lr / 25e4`.
+    /// `lr` is the peak: a one-cycle run takes a higher one than a constant run.
+    OneCycle,
+}
+
+impl Schedule {
+    /// The name a recipe uses (`optimizer.schedule`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Schedule::Constant => "constant",
+            Schedule::Cosine => "cosine",
+            Schedule::OneCycle => "one-cycle",
+        }
+    }
 }
 
 /// The optimizers a recipe can name.

@@ -149,9 +149,10 @@ impl Tables<'_> {
         if !(optimizer.lr > 0.0 && optimizer.lr.is_finite()) {
             bail!("key 'optimizer.lr': must be > 0, got {}", optimizer.lr);
         }
-        if optimizer.schedule == Schedule::Cosine && optimizer.lr > 1.0 {
+        if optimizer.schedule != Schedule::Constant && optimizer.lr > 1.0 {
             bail!(
-                "key 'optimizer.lr': the cosine schedule needs lr <= 1, got {}",
+                "key 'optimizer.lr': the {} schedule needs lr <= 1, got {}",
+                optimizer.schedule.name(),
                 optimizer.lr
             );
         }
