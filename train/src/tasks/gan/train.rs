@@ -203,6 +203,11 @@ struct TrainState {
     device: Device,
 }
 
+/// A fresh optimizer for one of the two networks: Adam with the recipe's betas.
+fn adam(gan: &GanSpec) -> ModuleOptimizer {
+    FusedAdam::with_betas(gan.beta1 as f32, gan.beta2 as f32, 1e-8).into()
+}
+
 impl TrainState {
     /// Fresh networks of the GAN `recipe` for images shaped like `data`'s, seeded by the recipe.
     fn new(recipe: &Recipe, data: &ImageData, device: &Device) -> Result<Self> {
@@ -215,14 +220,11 @@ impl TrainState {
         let gan = recipe.gan.clone().unwrap_or_default();
         device.seed(recipe.training.seed);
         let autodiff = device.clone().autodiff();
-        let adam = || -> ModuleOptimizer {
-            FusedAdam::with_betas(gan.beta1 as f32, gan.beta2 as f32, 1e-8).into()
-        };
         Ok(Self {
             generator: generator_config.init(&autodiff),
             discriminator: discriminator_config.init(&autodiff),
-            optim_g: adam(),
-            optim_d: adam(),
+            optim_g: adam(&gan),
+            optim_d: adam(&gan),
             lr_g: gan.generator_lr.unwrap_or(recipe.optimizer.lr),
             lr_d: gan.discriminator_lr.unwrap_or(recipe.optimizer.lr),
             gan,
@@ -243,11 +245,8 @@ impl TrainState {
                 .load(file(kind))
                 .with_context(|| format!("cannot read {}", file(kind).display()))
         };
-        let fresh = || -> ModuleOptimizer {
-            FusedAdam::with_betas(self.gan.beta1 as f32, self.gan.beta2 as f32, 1e-8).into()
-        };
-        self.optim_g = load(fresh(), "optim-g")?;
-        self.optim_d = load(fresh(), "optim-d")?;
+        self.optim_g = load(adam(&self.gan), "optim-g")?;
+        self.optim_d = load(adam(&self.gan), "optim-d")?;
         Ok(())
     }
 
