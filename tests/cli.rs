@@ -283,6 +283,19 @@ fn user_mistakes_give_one_line_errors() {
         &["training.epochs"],
     );
     assert_user_error(
+        &zoo(&["train", "cnn-mnist-fast", "--lr", "2", "--data-dir", d]),
+        &["optimizer.lr", "one-cycle", "<= 1"],
+    );
+    assert_user_error(
+        &zoo(&[
+            "train",
+            "mlp-mnist-mini",
+            "--set",
+            "optimizer.schedule=two-cycle",
+        ]),
+        &["two-cycle", "one-cycle"],
+    );
+    assert_user_error(
         &zoo(&["train", "mlp-mnist-mini", "--set", "model.dropout=1.5"]),
         &["model.dropout"],
     );
