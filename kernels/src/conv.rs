@@ -26,6 +26,7 @@
 //! assert!(conv.weight.val().grad(&grads).is_some());
 //! ```
 
+use crate::conv_gemm::conv2d_gemm;
 use crate::matrix::{product, View};
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
 use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
@@ -42,9 +43,11 @@ use burn::prelude::*;
 use burn::tensor::{DType, Shape, TensorData};
 use rayon::prelude::*;
 
-/// `conv.forward(x)`, through the flex kernels of [`FlexConv`] when `x` lives on the flex
+/// `conv.forward(x)`: through the flex kernels of [`FlexConv`] when `x` lives on the flex
 /// backend (with or without autodiff) and the convolution has a bias, one group and no `Same`
-/// padding; `Conv2d::forward` otherwise. Shapes as `Conv2d`:
+/// padding; on every other backend as im2col and a batched matrix product
+/// ([`conv2d_gemm`](crate::conv_gemm::conv2d_gemm), whose backward scales with the batch);
+/// `Conv2d::forward` otherwise. Shapes as `Conv2d`:
 /// `[batch, in, height, width] -> [batch, out, out_height, out_width]`.
 pub fn conv2d(conv: &Conv2d, x: Tensor<4>) -> Tensor<4> {
     let padding = match conv.padding {
@@ -68,6 +71,7 @@ pub fn conv2d(conv: &Conv2d, x: Tensor<4>) -> Tensor<4> {
                 options,
             ))
         }
+        _ if !on_flex => conv2d_gemm(conv, x),
         _ => conv.forward(x),
     }
 }
@@ -574,14 +578,18 @@ mod tests {
     }
 
     #[test]
-    fn other_backends_and_layers_without_bias_use_conv2d() {
+    fn other_backends_take_the_gemm_formulation_and_layers_without_bias_conv2d() {
         #[allow(deprecated)]
         let device = Device::ndarray().autodiff();
         let conv = Conv2dConfig::new([2, 3], [3, 3]).init(&device);
         let x = Tensor::<4>::random([2, 2, 6, 6], Distribution::Default, &device);
-        conv2d(&conv, x.clone())
-            .to_data()
-            .assert_eq(&conv.forward(x.clone()).to_data(), true);
+        let y = conv2d(&conv, x.clone());
+        y.to_data()
+            .assert_eq(&conv2d_gemm(&conv, x.clone()).to_data(), true);
+        y.to_data().assert_approx_eq::<f32>(
+            &conv.forward(x.clone()).to_data(),
+            Tolerance::absolute(1e-5),
+        );
         let flex = Device::flex().autodiff();
         let no_bias = Conv2dConfig::new([2, 3], [3, 3])
             .with_bias(false)

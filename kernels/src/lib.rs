@@ -3,14 +3,17 @@
 //!
 //! Each tensor kernel is a Burn backend extension with its own autodiff backward on flex (f32),
 //! and Burn's own operation everywhere else: on other backends, for other element types and
-//! for layer settings the kernel does not cover. A model that calls them therefore runs on every
+//! for layer settings the kernel does not cover. The one exception is the convolution, which
+//! on the other backends runs as [`conv_gemm`]: Burn's own convolution gradient does not grow
+//! its parallel work with the batch there. A model that calls them therefore runs on every
 //! backend and gives Burn's results within rounding. The parameters stay those of Burn's layers,
 //! so records do not change. The model crates (zoo-mlp, zoo-cnn, zoo-lstm, zoo-gan) call these
 //! functions and carry no kernel code of their own.
 //!
 //! | kernel | replaces (on flex) | tested against, tolerance |
 //! |---|---|---|
-//! | [`conv2d`] ([`conv`]: [`FlexConv`](conv::FlexConv)) | `Conv2d::forward`, its input gradient (`conv2d_x_backward`) and weight gradient (`conv2d_weight_backward`): im2col + one GEMM per image, runs of four images per rayon task, partial weight gradients added in task order | `Conv2d::forward` on flex with autodiff: output and the gradients of input, weight and bias within 1e-4 absolute (the classic net's second layer; stride, padding and dilation); the weight-gradient kernel alone against Burn's `conv2d_weight_backward`, 1e-4; ndarray and a layer without bias give `Conv2d`'s result exactly |
+//! | [`conv2d`] ([`conv`]: [`FlexConv`](conv::FlexConv)) | `Conv2d::forward`, its input gradient (`conv2d_x_backward`) and weight gradient (`conv2d_weight_backward`): im2col + one GEMM per image, runs of four images per rayon task, partial weight gradients added in task order | `Conv2d::forward` on flex with autodiff: output and the gradients of input, weight and bias within 1e-4 absolute (the classic net's second layer; stride, padding and dilation); the weight-gradient kernel alone against Burn's `conv2d_weight_backward`, 1e-4; on flex a layer without bias gives `Conv2d`'s result exactly |
+//! | [`conv_gemm::conv2d_gemm`] ([`conv_gemm`]) | on every backend but flex (ndarray, wgpu, cuda, CubeCL `cpu`): `Conv2d::forward`, written as im2col (one strided slice per kernel tap) and one batched matrix product, so that autodiff's backward is batched matrix products too, whose work grows with the batch; at most 64 MiB of columns at once | `Conv2d::forward` on flex with autodiff: output and the gradients of input, weight and bias within 1e-4 (the classic net's second layer, whole and cut into runs of 2 and of 1 image; 5x5 with padding; stride 2 with uneven padding and no bias; dilation); on ndarray `conv2d` gives exactly its result |
 //! | [`max_pool2d`] ([`pool`]: [`FlexPool`](pool::FlexPool)) | `MaxPool2d::forward` (indices, then their backward) for non-overlapping windows: one branch-free pass each way | `MaxPool2d::forward`: output exactly equal, input gradient within 1e-6 (sides the window does not divide too); ties send the gradient to the first maximum; overlapping windows and ndarray fall back |
 //! | [`lstm_forward`] ([`lstm`]: [`FlexLstm`](lstm::FlexLstm)) | `Lstm::forward`: some twenty tensor ops per step, replaced by one operation per sequence (one GEMM for the input projection, one per step, hand-written backpropagation through time, parts of 32 samples as rayon tasks, their weight gradients added in order) | `Lstm::forward` on flex with autodiff: hidden states, final state and the gradients of input, initial state and all eight weights and biases within 1e-4; reversed layers and ndarray give `Lstm`'s result exactly |
 //! | [`FusedAdam`] ([`adam`]: [`FusedAdamOps`](adam::FusedAdamOps)) | `burn::optim::Adam` without weight decay: a dozen whole-tensor ops per parameter, replaced by one pass (in place for the moments) | Burn's `Adam` with the same betas and epsilon: a layer after three steps within 1e-6, for a small parameter and one split across threads; on ndarray bit for bit |
@@ -48,6 +51,7 @@ pub mod activation;
 pub mod adam;
 pub mod approx;
 pub mod conv;
+pub mod conv_gemm;
 pub mod dropout;
 mod flex;
 pub mod lstm;
