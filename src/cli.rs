@@ -393,11 +393,8 @@ struct TrainArgs {
     plain: bool,
 }
 
-/// Sets the allocator to reuse freed tensor buffers
-/// ([`keep_freed_memory`](zoo_train::allocator::keep_freed_memory)), parses the command line,
-/// runs it, prints any error on one line; the `zoo` binary's `main`.
+/// Parses the command line, runs it, prints any error on one line; the `zoo` binary's `main`.
 pub fn main() -> ExitCode {
-    zoo_train::allocator::keep_freed_memory();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(err) if !err.use_stderr() => err.exit(), // --help, --version

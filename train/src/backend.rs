@@ -66,7 +66,12 @@ impl Backend {
     /// The inference device of this backend (call `.autodiff()` on it to train), checked to work:
     /// a backend that is not compiled in, or a GPU backend with no usable adapter, is an error
     /// that lists the backends compiled into this binary.
+    ///
+    /// It also sets the process's allocator to reuse freed tensor buffers
+    /// ([`keep_freed_memory`](crate::allocator::keep_freed_memory)), so that every run, bench and
+    /// search, from the CLI or from a library user's code, trains at the same speed.
     pub fn device(self) -> Result<Device> {
+        crate::allocator::keep_freed_memory();
         if !self.is_compiled() {
             bail!(
                 "backend '{}' is not compiled into this binary (rebuild with `--features {}`; offline, run scripts/offline-llvm.sh first); available: {}",
