@@ -91,6 +91,7 @@ fn list_and_show_name_the_recipes() {
         "lenet5-mnist",
         "cnn-mnist-bn-aug",
         "cnn-mnist-fast",
+        "cnn-mnist-aug-fast",
         "cnn-fashion",
         "cnn-mnist-mini",
     ] {
@@ -427,6 +428,7 @@ fn every_cnn_recipe_trains_a_few_batches_on_flex_and_wgpu() {
         "lenet5-mnist",
         "cnn-mnist-bn-aug",
         "cnn-mnist-fast",
+        "cnn-mnist-aug-fast",
         "cnn-fashion",
         "cnn-mnist-mini",
     ] {

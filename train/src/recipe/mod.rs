@@ -46,6 +46,10 @@ pub const BUILTIN_RECIPES: &[(&str, &str)] = &[
         include_str!("../../recipes/cnn-mnist-fast.toml"),
     ),
     (
+        "cnn-mnist-aug-fast",
+        include_str!("../../recipes/cnn-mnist-aug-fast.toml"),
+    ),
+    (
         "cnn-fashion",
         include_str!("../../recipes/cnn-fashion.toml"),
     ),
