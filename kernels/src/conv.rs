@@ -45,9 +45,10 @@ use rayon::prelude::*;
 
 /// `conv.forward(x)`: through the flex kernels of [`FlexConv`] when `x` lives on the flex
 /// backend (with or without autodiff) and the convolution has a bias, one group and no `Same`
-/// padding; on every other backend as im2col and a batched matrix product
-/// ([`conv2d_gemm`](crate::conv_gemm::conv2d_gemm), whose backward scales with the batch);
-/// `Conv2d::forward` otherwise. Shapes as `Conv2d`:
+/// padding; when training (an autodiff device) on any other backend, as im2col and a batched
+/// matrix product ([`conv2d_gemm`](crate::conv_gemm::conv2d_gemm), whose backward scales with
+/// the batch); `Conv2d::forward` otherwise: inference off flex keeps Burn's convolution, and
+/// so does a capture device, so an ONNX export records a `Conv` node. Shapes as `Conv2d`:
 /// `[batch, in, height, width] -> [batch, out, out_height, out_width]`.
 pub fn conv2d(conv: &Conv2d, x: Tensor<4>) -> Tensor<4> {
     let padding = match conv.padding {
@@ -71,7 +72,7 @@ pub fn conv2d(conv: &Conv2d, x: Tensor<4>) -> Tensor<4> {
                 options,
             ))
         }
-        _ if !on_flex => conv2d_gemm(conv, x),
+        _ if !on_flex && x.is_autodiff() => conv2d_gemm(conv, x),
         _ => conv.forward(x),
     }
 }
@@ -578,7 +579,7 @@ mod tests {
     }
 
     #[test]
-    fn other_backends_take_the_gemm_formulation_and_layers_without_bias_conv2d() {
+    fn training_on_other_backends_takes_the_gemm_formulation_and_the_rest_conv2d() {
         #[allow(deprecated)]
         let device = Device::ndarray().autodiff();
         let conv = Conv2dConfig::new([2, 3], [3, 3]).init(&device);
@@ -590,6 +591,11 @@ mod tests {
             &conv.forward(x.clone()).to_data(),
             Tolerance::absolute(1e-5),
         );
+        // Inference (no autodiff) keeps Burn's convolution.
+        let (inference, images) = (conv.valid(), x.clone().without_autodiff());
+        conv2d(&inference, images.clone())
+            .to_data()
+            .assert_eq(&inference.forward(images).to_data(), true);
         let flex = Device::flex().autodiff();
         let no_bias = Conv2dConfig::new([2, 3], [3, 3])
             .with_bias(false)
