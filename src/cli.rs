@@ -395,6 +395,7 @@ struct TrainArgs {
 
 /// Parses the command line, runs it, prints any error on one line; the `zoo` binary's `main`.
 pub fn main() -> ExitCode {
+    explain_runtime_panics();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(err) if !err.use_stderr() => err.exit(), // --help, --version
@@ -410,6 +411,28 @@ pub fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// Turns the panics a GPU runtime is known to raise for this build
+/// ([`explain_runtime_panic`](zoo_train::backend::explain_runtime_panic)) into one `error:` line
+/// and exit status 1; every other panic keeps Rust's report.
+fn explain_runtime_panics() {
+    let report = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let message = info
+            .payload()
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| info.payload().downcast_ref::<&str>().copied())
+            .unwrap_or("");
+        match zoo_train::backend::explain_runtime_panic(message) {
+            Some(line) => {
+                eprintln!("error: {line}");
+                std::process::exit(1);
+            }
+            None => report(info),
+        }
+    }));
 }
 
 /// clap's usage errors span several lines (message, possible values, a hint): keep them on one.

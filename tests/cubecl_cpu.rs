@@ -2,7 +2,8 @@
 //! train, eval, predict, bench, search and study for the image classifiers, train and sample for
 //! the GANs, train for the forecaster. The forecaster and the GANs need the `autotune` feature
 //! as well (without it CubeCL's fixed matmul tiling asks the CPU runtime for more shared memory
-//! than it has): in a build without it their test says so and skips.
+//! than it has): in a build without it their test checks that `zoo` says so in one error line,
+//! and skips the rest.
 //!
 //! The CubeCL CPU runtime compiles each kernel with LLVM the first time a process meets it (and
 //! with `autotune` times the candidate kernels of each new matrix-product shape): on this 2-core
@@ -194,6 +195,20 @@ fn a_forecaster_and_a_gan_train_on_cpu_and_the_gan_samples() {
         return;
     }
     if stderr(&output).contains("Shared memory budget exceeded") {
+        // A build without autotune: the refusal is one error line that says what to rebuild
+        // with, not a panic trace.
+        let text = stderr(&output);
+        let errors: Vec<&str> = text
+            .lines()
+            .filter(|line| line.starts_with("error:") || line.contains("panicked"))
+            .collect();
+        assert_eq!(errors.len(), 1, "{text}");
+        assert!(
+            errors[0].contains("--features cpu,autotune"),
+            "{}",
+            errors[0]
+        );
+        assert_eq!(output.status.code(), Some(1));
         skip("cpu: the forecaster and the GANs need the `autotune` feature (cargo test --features cpu,autotune)");
         return;
     }

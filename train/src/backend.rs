@@ -107,6 +107,34 @@ impl std::fmt::Display for Backend {
     }
 }
 
+/// A one-line explanation of a panic message that a GPU runtime is known to raise for this
+/// build, or `None` for any other panic (a bug, to report with its trace).
+///
+/// Without the `autotune` feature CubeCL 0.11 launches one fixed matrix-product tiling, which
+/// asks the `cpu` runtime for 66,560 bytes of shared memory against its 49,152 (the forecaster's
+/// and the GANs' products); autotune picks a tiling that fits.
+///
+/// ```
+/// use zoo_train::backend::explain_runtime_panic;
+///
+/// let line = explain_runtime_panic("Shared memory budget exceeded: 66560 > 49152").unwrap();
+/// assert!(line.contains("--features cpu,autotune"));
+/// assert_eq!(explain_runtime_panic("index out of bounds"), None);
+/// ```
+pub fn explain_runtime_panic(message: &str) -> Option<String> {
+    message.contains("Shared memory budget exceeded").then(|| {
+        format!(
+            "this network's matrix products need CubeCL's autotune on this backend (without it CubeCL's fixed tiling wants more shared memory than the device has: {}); rebuild with `--features cpu,autotune` (or `--features autotune` for wgpu), or train on flex",
+            message
+                .lines()
+                .next()
+                .unwrap_or(message)
+                .trim_start_matches("called `Result::unwrap()` on an `Err` value: ")
+                .trim()
+        )
+    })
+}
+
 fn compiled() -> Vec<Backend> {
     Backend::ALL
         .into_iter()
