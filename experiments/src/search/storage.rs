@@ -239,13 +239,19 @@ impl SqliteStorage {
                 .with_context(|| format!("cannot create '{}'", parent.display()))?;
         }
         let not_a_study = || format!("'{}' is not a study database", path.display());
-        let connection = Connection::open(path)
+        let mut connection = Connection::open(path)
             .with_context(|| format!("cannot open study storage '{}'", path.display()))?;
         connection.busy_timeout(std::time::Duration::from_secs(60))?;
         connection
             .pragma_update(None, "journal_mode", "WAL")
             .with_context(not_a_study)?;
-        let tables: i64 = connection
+        // Creating the tables and writing the version is one write transaction, as the
+        // PostgreSQL store's advisory lock makes it there: a second process opening a fresh file
+        // at the same moment waits, instead of seeing the tables without their version (schema 1).
+        let tx = connection
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .with_context(not_a_study)?;
+        let tables: i64 = tx
             .query_row(
                 "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name IN ('studies', 'meta')",
                 [],
@@ -253,13 +259,14 @@ impl SqliteStorage {
             )
             .with_context(not_a_study)?;
         let fresh = tables == 0;
-        connection.execute_batch(SCHEMA).with_context(not_a_study)?;
+        tx.execute_batch(SCHEMA).with_context(not_a_study)?;
         if fresh {
-            connection.execute(
+            tx.execute(
                 "INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', ?1)",
                 params![SCHEMA_VERSION.to_string()],
             )?;
         }
+        tx.commit().with_context(not_a_study)?;
         let version: Option<String> = connection
             .query_row(
                 "SELECT value FROM meta WHERE key = 'schema_version'",
@@ -743,6 +750,28 @@ mod tests {
         std::fs::write(&path, b"these are notes, not SQLite").unwrap();
         let err = format!("{:#}", SqliteStorage::open(&path).err().unwrap());
         assert!(err.contains("notes.db"), "{err}");
+    }
+
+    #[test]
+    fn workers_opening_a_fresh_file_at_once_all_see_its_schema() {
+        for round in 0..5 {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join(format!("fresh-{round}.db"));
+            let start = std::sync::Barrier::new(8);
+            std::thread::scope(|scope| {
+                let opened: Vec<_> = (0..8)
+                    .map(|_| {
+                        scope.spawn(|| {
+                            start.wait();
+                            SqliteStorage::open(&path).map(|_| ())
+                        })
+                    })
+                    .collect();
+                for worker in opened {
+                    worker.join().unwrap().unwrap();
+                }
+            });
+        }
     }
 
     #[test]
