@@ -1,6 +1,6 @@
 //! The convolution as im2col and one batched matrix product, in Burn tensor operations: how
-//! [`conv2d`](crate::conv2d) runs on the backends without a zoo kernel (wgpu, cuda, CubeCL's
-//! `cpu`).
+//! [`conv2d`](crate::conv2d) trains on the backends without a zoo kernel (ndarray, wgpu, cuda,
+//! CubeCL's `cpu`); inference there keeps Burn's `Conv2d`.
 //!
 //! Why not Burn's `Conv2d` there: without autotune (the default build, see README's
 //! "Autotune"), Burn 0.22's CubeCL backends compute the weight gradient as one direct
