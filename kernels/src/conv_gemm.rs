@@ -26,6 +26,7 @@
 //! y.to_data().assert_approx_eq::<f32>(&conv.forward(x).to_data(), burn::tensor::Tolerance::absolute(1e-5));
 //! ```
 
+use burn::backend::ops::conv::calculate_conv_output_size_asymmetric as conv_output_size;
 use burn::nn::conv::Conv2d;
 use burn::nn::PaddingConfig2d;
 use burn::prelude::*;
@@ -51,16 +52,22 @@ fn conv2d_gemm_in_runs(conv: &Conv2d, x: Tensor<4>, column_bytes: usize) -> Tens
     }
     let [batch, in_channels, height, width] = x.dims();
     let [out_channels, _, kernel_h, kernel_w] = conv.weight.dims();
-    let [stride_h, stride_w] = conv.stride;
-    let [dilation_h, dilation_w] = conv.dilation;
+    let out_side = |axis: usize, kernel, padding, side| {
+        conv_output_size(
+            kernel,
+            conv.stride[axis],
+            padding,
+            conv.dilation[axis],
+            side,
+        )
+    };
+    let out_h = out_side(0, kernel_h, (top, bottom), height);
+    let out_w = out_side(1, kernel_w, (left, right), width);
     let x = if top + left + bottom + right > 0 {
         x.pad((left, right, top, bottom), PadMode::Constant(0.0)) // [batch, in, padded_h, padded_w]
     } else {
         x
     };
-    let (padded_h, padded_w) = (height + top + bottom, width + left + right);
-    let out_h = (padded_h - dilation_h * (kernel_h - 1) - 1) / stride_h + 1;
-    let out_w = (padded_w - dilation_w * (kernel_w - 1) - 1) / stride_w + 1;
     let patch = in_channels * kernel_h * kernel_w;
     let per_image = patch * out_h * out_w * x.dtype().size();
     let run = (column_bytes / per_image).clamp(1, batch);
