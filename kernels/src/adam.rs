@@ -155,8 +155,9 @@ impl FusedAdamOps for Flex {
         let (m, v) = (values_mut(&mut moment_1), values_mut(&mut moment_2));
         let update = |new: &mut [f32], old: &[f32], m: &mut [f32], v: &mut [f32], g: &[f32]| {
             for ((((new, old), m), v), g) in new.iter_mut().zip(old).zip(m).zip(v).zip(g) {
-                *m = beta_1 * *m + (1.0 - beta_1) * g;
-                *v = beta_2 * *v + (1.0 - beta_2) * g * g;
+                let g = flush_subnormal(*g);
+                *m = flush_subnormal(beta_1 * *m + (1.0 - beta_1) * g);
+                *v = flush_subnormal(beta_2 * *v + (1.0 - beta_2) * g * g);
                 *new = old - lr * (scale * *m / (v.sqrt() + epsilon));
             }
         };
@@ -176,6 +177,24 @@ impl FusedAdamOps for Flex {
         }
         let param = FlexTensor::from_data(TensorData::new(new, param.shape()));
         (param, moment_1, moment_2)
+    }
+}
+
+/// `x`, or zero when it is subnormal (below `f32::MIN_POSITIVE` in magnitude).
+///
+/// A parameter whose gradient stops (a weight on an MNIST pixel that is almost always black)
+/// keeps a first moment that shrinks by `beta_1` every step, and after about 800 steps it is
+/// subnormal. x86 CPUs take a microcode assist, around a hundred cycles, for every operation on
+/// a subnormal: mlp-mnist's second and later epochs trained at 40,000 samples/s instead of
+/// 88,000, 45% of the time in this kernel. A subnormal moment moves its parameter by under
+/// `lr * 1.2e-38 / epsilon`, which no normal `f32` parameter can register, so dropping it changes
+/// nothing the model computes.
+#[inline(always)]
+fn flush_subnormal(x: f32) -> f32 {
+    if x.abs() < f32::MIN_POSITIVE {
+        0.0
+    } else {
+        x
     }
 }
 
@@ -274,5 +293,28 @@ mod tests {
             .val()
             .to_data()
             .assert_eq(&burn.weight.val().to_data(), true);
+    }
+
+    #[test]
+    fn subnormal_gradients_and_moments_become_zero_and_leave_the_parameter_as_is() {
+        let tiny = f32::MIN_POSITIVE / 4.0; // subnormal
+        let small = f32::MIN_POSITIVE * 4.0; // normal, and kept
+        let tensor = |values: Vec<f32>| FlexTensor::from_data(TensorData::new(values, [3]));
+        let (param, moment_1, moment_2) = Flex::zoo_adam_step(
+            tensor(vec![0.5, -0.25, 1.0]),
+            tensor(vec![0.0, tiny, 0.0]), // grad
+            tensor(vec![tiny, 0.0, small]),
+            tensor(vec![0.0, tiny, 1.0]),
+            1e-3,
+            0.9,
+            0.999,
+            1.0,
+            1e-8,
+        );
+        let values = |t: FlexTensor| t.into_data().try_to_vec::<f32>().unwrap();
+        // 0.9 * tiny is subnormal; 0.9 * small is not.
+        assert_eq!(values(moment_1), [0.0, 0.0, 0.9 * small]);
+        assert_eq!(values(moment_2), [0.0, 0.0, 0.999]);
+        assert_eq!(values(param), [0.5, -0.25, 1.0]);
     }
 }
