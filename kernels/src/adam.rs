@@ -117,7 +117,8 @@ impl Optimizer for FusedAdam {
 pub trait FusedAdamOps: Backend {
     /// Returns the parameter, first and second moments after one step with gradient `grad`:
     /// `m = beta_1 m + (1 - beta_1) g`, `v = beta_2 v + (1 - beta_2) g²`,
-    /// `param -= lr * scale * m / (sqrt(v) + epsilon)`.
+    /// `param -= lr * scale * m / (sqrt(v) + epsilon)`, with subnormal gradients and moments
+    /// taken as zero.
     #[allow(clippy::too_many_arguments)]
     fn zoo_adam_step(
         param: FloatTensor<Self>,
@@ -187,8 +188,8 @@ impl FusedAdamOps for Flex {
 /// subnormal. x86 CPUs take a microcode assist, around a hundred cycles, for every operation on
 /// a subnormal: mlp-mnist's second and later epochs trained at 40,000 samples/s instead of
 /// 88,000, 45% of the time in this kernel. A subnormal moment moves its parameter by under
-/// `lr * 1.2e-38 / epsilon`, which no normal `f32` parameter can register, so dropping it changes
-/// nothing the model computes.
+/// `lr * 1.2e-38 / epsilon`, far below the last bit of any parameter above 1e-25 in magnitude:
+/// the 10-epoch mlp-mnist run gave the same accuracy and losses to the last printed digit.
 #[inline(always)]
 fn flush_subnormal(x: f32) -> f32 {
     if x.abs() < f32::MIN_POSITIVE {
