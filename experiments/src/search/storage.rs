@@ -9,7 +9,7 @@
 
 use std::path::Path;
 use std::sync::Mutex;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::{bail, Context, Result};
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
@@ -241,32 +241,8 @@ impl SqliteStorage {
         let not_a_study = || format!("'{}' is not a study database", path.display());
         let mut connection = Connection::open(path)
             .with_context(|| format!("cannot open study storage '{}'", path.display()))?;
-        connection.busy_timeout(std::time::Duration::from_secs(60))?;
-        connection
-            .pragma_update(None, "journal_mode", "WAL")
-            .with_context(not_a_study)?;
-        // Creating the tables and writing the version is one write transaction, as the
-        // PostgreSQL store's advisory lock makes it there: a second process opening a fresh file
-        // at the same moment waits, instead of seeing the tables without their version (schema 1).
-        let tx = connection
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .with_context(not_a_study)?;
-        let tables: i64 = tx
-            .query_row(
-                "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name IN ('studies', 'meta')",
-                [],
-                |r| r.get(0),
-            )
-            .with_context(not_a_study)?;
-        let fresh = tables == 0;
-        tx.execute_batch(SCHEMA).with_context(not_a_study)?;
-        if fresh {
-            tx.execute(
-                "INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', ?1)",
-                params![SCHEMA_VERSION.to_string()],
-            )?;
-        }
-        tx.commit().with_context(not_a_study)?;
+        connection.busy_timeout(BUSY_TIMEOUT)?;
+        retry_while_busy(|| create_schema(&mut connection)).with_context(not_a_study)?;
         let version: Option<String> = connection
             .query_row(
                 "SELECT value FROM meta WHERE key = 'schema_version'",
@@ -295,6 +271,53 @@ impl SqliteStorage {
 
     fn conn(&self) -> std::sync::MutexGuard<'_, Connection> {
         self.connection.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// How long a connection waits for another one's write lock.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Switches a study file to WAL and creates its tables and schema version, if missing.
+///
+/// Creating the tables and writing the version is one write transaction, as the PostgreSQL
+/// store's advisory lock makes it there: a second process opening a fresh file at the same
+/// moment waits, instead of seeing the tables without their version (schema 1).
+fn create_schema(connection: &mut Connection) -> rusqlite::Result<()> {
+    connection.pragma_update(None, "journal_mode", "WAL")?;
+    let tx = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let tables: i64 = tx.query_row(
+        "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name IN ('studies', 'meta')",
+        [],
+        |r| r.get(0),
+    )?;
+    tx.execute_batch(SCHEMA)?;
+    if tables == 0 {
+        tx.execute(
+            "INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', ?1)",
+            params![SCHEMA_VERSION.to_string()],
+        )?;
+    }
+    tx.commit()
+}
+
+/// Runs `step` again while SQLite answers "database is locked", up to [`BUSY_TIMEOUT`].
+///
+/// SQLite skips the busy handler where waiting could deadlock: when two connections that both
+/// read a fresh file want to turn it to WAL at the same moment, one gets `SQLITE_BUSY` at once.
+/// Eight threads opening one fresh file failed that way in 12 of 30 runs of
+/// `workers_opening_a_fresh_file_at_once_all_see_its_schema`. The failed attempt has changed
+/// nothing (its transaction rolls back), so trying again is safe.
+fn retry_while_busy<T>(mut step: impl FnMut() -> rusqlite::Result<T>) -> rusqlite::Result<T> {
+    let deadline = Instant::now() + BUSY_TIMEOUT;
+    loop {
+        match step() {
+            Err(rusqlite::Error::SqliteFailure(e, _))
+                if e.code == rusqlite::ErrorCode::DatabaseBusy && Instant::now() < deadline =>
+            {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            outcome => return outcome,
+        }
     }
 }
 
