@@ -4,5 +4,7 @@
 mod cli;
 
 fn main() -> std::process::ExitCode {
-    cli::main()
+    // Every command on a rayon worker, so the kernels' parallel parts start without a hand-over
+    // between threads (see `zoo_kernels::threads`).
+    zoo_kernels::threads::run_on_worker(cli::main)
 }

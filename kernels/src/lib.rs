@@ -23,7 +23,9 @@
 //! | [`approx::tanh`], [`approx::sigmoid`] | — (libm calls per element inside the kernels' loops) | `f32::tanh` and `1 / (1 + e^-x)` on `[-20, 20]` in steps of 0.01, within 2e-6 |
 //!
 //! Every kernel splits its work into parts of a fixed size and adds partial sums in a fixed
-//! order, so results are bit-identical at any `RAYON_NUM_THREADS`.
+//! order, so results are bit-identical at any `RAYON_NUM_THREADS`. Their parallel parts start
+//! fastest from one of rayon's own threads: [`threads::run_on_worker`] runs a whole job there
+//! (`zoo_train::train` and the `zoo` command do).
 //!
 //! `cargo test -p zoo-kernels` runs those tests; `cargo bench -p zoo-kernels` times the
 //! convolution and the LSTM against Burn's layers.
@@ -57,6 +59,7 @@ mod flex;
 pub mod lstm;
 pub mod matrix;
 pub mod pool;
+pub mod threads;
 
 pub use activation::{leaky_relu, tanh};
 pub use adam::FusedAdam;

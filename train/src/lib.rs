@@ -43,12 +43,14 @@ use tasks::language_model::LanguageModelling;
 
 /// Trains `recipe` as `options` say, evaluates it (on the test set unless
 /// [`RunOptions::skip_test`]) and writes the run folder. Every task goes through the same
-/// driver; the task is the recipe's (`[model] kind`).
+/// driver; the task is the recipe's (`[model] kind`). The run goes on one of rayon's worker
+/// threads (`zoo_kernels::threads::run_on_worker`), where the kernels' parallel parts start
+/// without a hand-over between threads; the calling thread waits for it.
 pub fn train(recipe: &Recipe, options: &RunOptions) -> Result<Summary> {
-    match recipe.task() {
+    zoo_kernels::threads::run_on_worker(|| match recipe.task() {
         Task::ImageClassification => drive::<Classify>(recipe, options),
         Task::CharLm => drive::<LanguageModelling>(recipe, options),
         Task::Forecast => drive::<Forecasting>(recipe, options),
         Task::Gan => drive::<AdversarialTraining>(recipe, options),
-    }
+    })
 }
