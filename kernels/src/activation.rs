@@ -45,7 +45,7 @@ pub enum Pointwise {
 }
 
 impl Pointwise {
-    fn value(self, x: f32) -> f32 {
+    pub(crate) fn value(self, x: f32) -> f32 {
         match self {
             Pointwise::Tanh => approx::tanh(x),
             Pointwise::LeakyRelu { slope } => {
@@ -59,7 +59,7 @@ impl Pointwise {
     }
 
     /// The derivative at the input whose activation is `y`.
-    fn derivative_at_output(self, y: f32) -> f32 {
+    pub(crate) fn derivative_at_output(self, y: f32) -> f32 {
         match self {
             Pointwise::Tanh => 1.0 - y * y,
             Pointwise::LeakyRelu { slope } => {

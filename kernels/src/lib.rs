@@ -18,6 +18,7 @@
 //! | [`lstm_forward`] ([`lstm`]: [`FlexLstm`](lstm::FlexLstm)) | `Lstm::forward`: some twenty tensor ops per step, replaced by one operation per sequence (one GEMM for the input projection, one per step, hand-written backpropagation through time, parts of 32 samples as rayon tasks, their weight gradients added in order) | `Lstm::forward` on flex with autodiff: hidden states, final state and the gradients of input, initial state and all eight weights and biases within 1e-4; reversed layers and ndarray give `Lstm`'s result exactly |
 //! | [`FusedAdam`] ([`adam`]: [`FusedAdamOps`](adam::FusedAdamOps)) | `burn::optim::Adam` without weight decay: a dozen whole-tensor ops per parameter, replaced by one pass (in place for the moments) | Burn's `Adam` with the same betas and epsilon: a layer after three steps within 1e-6, for a small parameter and one split across threads; on ndarray bit for bit |
 //! | [`tanh`], [`leaky_relu`] ([`activation`]) | `burn::tensor::activation::{tanh, leaky_relu}`: one pass forward, one backward (the derivative from the output) | Burn's functions on flex with autodiff: values within 2e-6, input gradients within 1e-5; a strided input; ndarray and a slope that is not positive give Burn's result exactly |
+//! | [`linear`](fn@linear) ([`linear`](mod@linear): [`FlexLinear`](linear::FlexLinear)) | `Linear::forward` and the activation after it (tanh, LeakyReLU or none): forward one rayon region of 32-sample parts (GEMM into the bias, activation in place), backward one region (input gradient in 64-sample parts beside weight gradient in 64-feature parts, each a whole-batch product), gradients no parent needs skipped | `Linear::forward` and Burn's activations on flex with autodiff: output and the gradients of input, weight and bias within 1e-4 (70 samples and 150 inputs, so parts of every size); bit-identical in pools of 1 and 3 threads; only the asked-for gradients come back; ndarray and layers without bias give Burn's result exactly |
 //! | [`dropout`](fn@dropout) ([`dropout`](mod@dropout)) | `Dropout::forward`: a mask hashed from one seed (drawn from the device's generator) and the element index, recomputed backward, instead of a ChaCha draw per element | the dropped fraction within 0.01 of the probability and kept values scaled by exactly `1 / (1 - p)`; the gradient through the same mask; `Device::seed` repeats the masks (`tests/dropout_seed.rs`); identity outside training; on ndarray `Dropout::forward` exactly. The mask is not Burn's, by design |
 //! | [`matrix::product`] | — (the strided GEMM on slices the kernels above run on one thread, through `gemm`, the crate flex itself uses) | the product by its definition, every layout of both operands, overwriting and accumulating, within 1e-5 |
 //! | [`approx::tanh`], [`approx::sigmoid`] | — (libm calls per element inside the kernels' loops) | `f32::tanh` and `1 / (1 + e^-x)` on `[-20, 20]` in steps of 0.01, within 2e-6 |
@@ -56,6 +57,7 @@ pub mod conv;
 pub mod conv_gemm;
 pub mod dropout;
 mod flex;
+pub mod linear;
 pub mod lstm;
 pub mod matrix;
 pub mod pool;
@@ -65,6 +67,7 @@ pub use activation::{leaky_relu, tanh};
 pub use adam::FusedAdam;
 pub use conv::conv2d;
 pub use dropout::dropout;
+pub use linear::linear;
 pub use lstm::lstm_forward;
 pub use pool::max_pool2d;
 

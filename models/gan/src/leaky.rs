@@ -1,7 +1,13 @@
 use burn::tensor::Tensor;
+use zoo_kernels::activation::Pointwise;
 
 /// Negative slope of every LeakyReLU in the crate.
 pub(crate) const SLOPE: f64 = 0.2;
+
+/// The LeakyReLU of [`activate`], for the fused dense layer `zoo_kernels::linear`.
+pub(crate) const POINTWISE: Pointwise = Pointwise::LeakyRelu {
+    slope: SLOPE as f32,
+};
 
 /// LeakyReLU with slope [`SLOPE`] (one pass on flex: `zoo_kernels::leaky_relu`).
 pub(crate) fn activate<const D: usize>(pre: Tensor<D>) -> Tensor<D> {

@@ -1,6 +1,7 @@
 use burn::nn::{Linear, LinearConfig};
 use burn::prelude::*;
-use zoo_kernels::tanh;
+use zoo_kernels::activation::Pointwise;
+use zoo_kernels::linear;
 
 use crate::leaky;
 
@@ -86,11 +87,10 @@ impl MlpGenerator {
     pub fn forward(&self, latent: Tensor<2>) -> Tensor<4> {
         let [batch, _] = latent.dims();
         let [c, h, w] = self.image;
-        let x = self
-            .hidden
-            .iter()
-            .fold(latent, |x, layer| leaky::activate(layer.forward(x))); // [batch, last hidden]
-        let pixels = tanh(self.output.forward(x)); // [batch, c*h*w]
+        let x = self.hidden.iter().fold(latent, |x, layer| {
+            linear(layer, x, Some(leaky::POINTWISE)) // [batch, width]
+        }); // [batch, last hidden]
+        let pixels = linear(&self.output, x, Some(Pointwise::Tanh)); // [batch, c*h*w]
         pixels.reshape([batch, c, h, w])
     }
 }
@@ -108,11 +108,10 @@ impl MlpDiscriminator {
     /// Raw scores: `[batch, channels, height, width] -> [batch, 1]`.
     pub fn forward(&self, images: Tensor<4>) -> Tensor<2> {
         let x = images.flatten(1, 3); // [batch, c*h*w]
-        let x = self
-            .hidden
-            .iter()
-            .fold(x, |x, layer| leaky::activate(layer.forward(x))); // [batch, last hidden]
-        self.output.forward(x) // [batch, 1]
+        let x = self.hidden.iter().fold(x, |x, layer| {
+            linear(layer, x, Some(leaky::POINTWISE)) // [batch, width]
+        }); // [batch, last hidden]
+        linear(&self.output, x, None) // [batch, 1]
     }
 
     /// Gradient of `sum(forward(images))` with respect to `images`, written with forward ops.

@@ -1,0 +1,513 @@
+//! A dense layer and its activation as one operation on flex, backward pass included.
+//!
+//! Burn's `Linear::forward` and an activation after it are, on flex, a matrix product that gemm
+//! splits across rayon's threads, a broadcast bias addition and the activation; backward, two
+//! more products, a sum over the batch and the activation's backward. Each is its own parallel
+//! region, of tens of microseconds at batch 64, and at 2 threads `perf` found 16% of the MLP
+//! GAN's cycles in the kernel's scheduler, putting rayon's workers to sleep and waking them
+//! (README, "Performance against PyTorch"). [`linear`] keeps the layer's parameters and runs:
+//!
+//! - forward, one rayon region: parts of 32 samples, each one GEMM into rows that already hold
+//!   the bias, then the activation in place;
+//! - backward, one region: the input gradient in parts of 64 samples and the weight gradient in
+//!   parts of 64 input features (each a whole-batch product, so nothing is added across parts),
+//!   side by side; the bias gradient as column sums in sample order.
+//!
+//! Gradients that no parent asks for are not computed: the discriminator's weights in a
+//! generator step, the images in a discriminator step. Every output element comes from one
+//! product of fixed shape, so results are bit-identical at any `RAYON_NUM_THREADS`.
+//!
+//! The part sizes follow gemm: it packs the weight matrix again for every call with more than
+//! 48 rows (forward) and, for the input gradient, whose weight operand is a transposed view,
+//! for every call. 32-sample forward parts avoid the first; 64-sample input-gradient parts pack
+//! once per batch of 64 instead of twice. Transposing the weight once per backward pass instead
+//! was slower than gemm's own packing. `zoo bench gan-mnist --backends flex --batches 200`,
+//! alternating runs on 2 cores (samples/s at 1 / 2 threads):
+//!
+//! | MLP GAN layers | 1 thread | 2 threads |
+//! |---|---|---|
+//! | Burn's `Linear` and activations | 5,777-5,897 | 5,569-5,752 |
+//! | [`linear`], input gradient in parts of 32 samples | 5,063-5,380 | 6,146-6,238 |
+//! | [`linear`], the weight transposed once per backward | 4,861-4,865 | 5,458-5,561 |
+//! | [`linear`] as it is | 5,768-5,910 | 6,424-6,431 |
+//!
+//! All ran on a rayon worker (see [`threads`](crate::threads)). The first row comes from an
+//! earlier round, in which the second row's build gave 5,406-5,865 and 6,413-6,950 samples/s:
+//! the machine is shared, so compare rows of one round.
+//!
+//! Other backends, other element types, layers without a bias and activations the fused pass
+//! does not cover run Burn's `Linear::forward` and Burn's activation.
+//!
+//! ```
+//! use burn::nn::LinearConfig;
+//! use burn::tensor::{Device, Tensor};
+//! use zoo_kernels::activation::Pointwise;
+//!
+//! let device = Device::flex().autodiff();
+//! let layer = LinearConfig::new(4, 3).init(&device);
+//! let x = Tensor::<2>::ones([2, 4], &device).require_grad(); // [batch, 4]
+//! let y = zoo_kernels::linear(&layer, x.clone(), Some(Pointwise::Tanh)); // [batch, 3]
+//! assert_eq!(y.dims(), [2, 3]);
+//! let grads = y.sum().backward();
+//! assert_eq!(x.grad(&grads).unwrap().dims(), [2, 4]);
+//! assert_eq!(layer.weight.val().grad(&grads).unwrap().dims(), [4, 3]);
+//! ```
+
+use std::borrow::Cow;
+
+use burn::backend::autodiff::checkpoint::base::Checkpointer;
+use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
+use burn::backend::autodiff::grads::Gradients;
+use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
+use burn::backend::autodiff::{Autodiff, NodeId};
+use burn::backend::flex::FlexTensor;
+use burn::backend::tensor::FloatTensor;
+use burn::backend::{backend_extension, AutodiffBackend, Backend, Flex, TensorMetadata};
+use burn::nn::Linear;
+use burn::prelude::*;
+use burn::tensor::{DType, TensorData};
+use rayon::prelude::*;
+
+use crate::activation::Pointwise;
+use crate::flex::on_flex_f32;
+use crate::matrix::{product, View};
+
+/// `activation(layer.forward(x))` for `x` `[batch, d_input]`, as one operation on flex (see the
+/// module documentation); `None` is no activation. Returns `[batch, d_output]`.
+pub fn linear(layer: &Linear, x: Tensor<2>, activation: Option<Pointwise>) -> Tensor<2> {
+    let covered = match activation {
+        Some(Pointwise::LeakyRelu { slope }) => slope > 0.0,
+        Some(Pointwise::Tanh) | None => true,
+    };
+    match &layer.bias {
+        Some(bias) if covered && on_flex_f32(&x) => {
+            Tensor::from_dispatch(<burn::backend::Dispatch as FlexLinear>::zoo_linear(
+                x.into_dispatch(),
+                layer.weight.val().into_dispatch(),
+                bias.val().into_dispatch(),
+                activation,
+            ))
+        }
+        _ => {
+            let pre = layer.forward(x); // [batch, d_output]
+            match activation {
+                None => pre,
+                Some(Pointwise::Tanh) => burn::tensor::activation::tanh(pre),
+                Some(Pointwise::LeakyRelu { slope }) => {
+                    burn::tensor::activation::leaky_relu(pre, slope as f64)
+                }
+            }
+        }
+    }
+}
+
+/// The fused dense layer as backend operations.
+#[backend_extension(Flex, Autodiff)]
+pub trait FlexLinear: Backend {
+    /// `activation(x · weight + bias)`: `x` `[batch, d_input]`, `weight` `[d_input, d_output]`,
+    /// `bias` `[d_output]`; returns `[batch, d_output]`.
+    fn zoo_linear(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        bias: FloatTensor<Self>,
+        activation: Option<Pointwise>,
+    ) -> FloatTensor<Self>;
+
+    /// The gradients of `x`, `weight` and `bias` from the output `y` of
+    /// [`zoo_linear`](FlexLinear::zoo_linear) and its gradient; each only where `needed` (in
+    /// that order) says so, `None` otherwise.
+    #[allow(clippy::type_complexity)]
+    fn zoo_linear_backward(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        y: FloatTensor<Self>,
+        output_grad: FloatTensor<Self>,
+        activation: Option<Pointwise>,
+        needed: [bool; 3],
+    ) -> (
+        Option<FloatTensor<Self>>,
+        Option<FloatTensor<Self>>,
+        Option<FloatTensor<Self>>,
+    );
+}
+
+/// Samples per part of the forward pass: each part is one `[32, d_input] x [d_input, d_output]`
+/// product, small enough that gemm reads the weights where they are (see the module
+/// documentation). No part size depends on the thread count.
+const ROWS_PER_PART: usize = 32;
+
+/// Samples per part of the input gradient: gemm packs the weights once per part.
+const GRADIENT_ROWS_PER_PART: usize = 64;
+
+/// Input features per part of the weight gradient: each part is the rows `[64, d_output]` of
+/// the weight gradient, one product over the whole batch.
+const INPUTS_PER_PART: usize = 64;
+
+/// `tensor` with contiguous f32 storage: the same buffer unless it was a strided view.
+fn contiguous(tensor: FlexTensor) -> FlexTensor {
+    assert_eq!(tensor.dtype(), DType::F32, "the fused linear runs in f32");
+    tensor.to_contiguous()
+}
+
+/// The elements of a tensor from [`contiguous`].
+fn values(tensor: &FlexTensor) -> &[f32] {
+    tensor.as_slice().expect("contiguous")
+}
+
+/// `[rows, columns]` of a matrix.
+fn matrix_dims(tensor: &FlexTensor) -> [usize; 2] {
+    let shape = tensor.shape();
+    assert_eq!(
+        shape.num_dims(),
+        2,
+        "the fused linear takes matrices, got shape {shape:?}"
+    );
+    [shape[0], shape[1]]
+}
+
+fn flex_tensor(data: Vec<f32>, shape: [usize; 2]) -> FlexTensor {
+    FlexTensor::from_data(TensorData::new(data, shape))
+}
+
+impl FlexLinear for Flex {
+    fn zoo_linear(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        bias: FloatTensor<Self>,
+        activation: Option<Pointwise>,
+    ) -> FloatTensor<Self> {
+        let [x, weight, bias] = [x, weight, bias].map(contiguous);
+        let ([batch, input], [weight_rows, output]) = (matrix_dims(&x), matrix_dims(&weight));
+        assert_eq!(input, weight_rows, "x and weight disagree on d_input");
+        assert_eq!(
+            values(&bias).len(),
+            output,
+            "bias and weight disagree on d_output"
+        );
+        let (x, weight, bias) = (values(&x), values(&weight), values(&bias));
+        let mut y = vec![0.0; batch * output]; // [batch, output]
+        y.par_chunks_mut(ROWS_PER_PART * output.max(1))
+            .enumerate()
+            .for_each(|(part, y)| {
+                let start = part * ROWS_PER_PART;
+                let rows = y.len() / output; // y: [rows, output]
+                for row in y.chunks_exact_mut(output) {
+                    row.copy_from_slice(bias);
+                }
+                let x = View::rows(&x[start * input..(start + rows) * input], input);
+                product(
+                    y,
+                    [rows, input, output],
+                    x,
+                    View::rows(weight, output),
+                    true,
+                );
+                if let Some(activation) = activation {
+                    y.iter_mut().for_each(|v| *v = activation.value(*v));
+                }
+            });
+        flex_tensor(y, [batch, output])
+    }
+
+    fn zoo_linear_backward(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        y: FloatTensor<Self>,
+        output_grad: FloatTensor<Self>,
+        activation: Option<Pointwise>,
+        [need_x, need_weight, need_bias]: [bool; 3],
+    ) -> (
+        Option<FloatTensor<Self>>,
+        Option<FloatTensor<Self>>,
+        Option<FloatTensor<Self>>,
+    ) {
+        let [x, weight, y, output_grad] = [x, weight, y, output_grad].map(contiguous);
+        let ([batch, input], [_, output]) = (matrix_dims(&x), matrix_dims(&weight));
+        let (x, weight, grad) = (values(&x), values(&weight), values(&output_grad));
+        assert_eq!(
+            grad.len(),
+            batch * output,
+            "the output gradient is not [batch, d_output]"
+        );
+        // The gradient of the pre-activation, [batch, output].
+        let d_pre: Cow<[f32]> = match activation {
+            None => Cow::Borrowed(grad),
+            Some(activation) => Cow::Owned(
+                grad.iter()
+                    .zip(values(&y))
+                    .map(|(&g, &y)| g * activation.derivative_at_output(y))
+                    .collect(),
+            ),
+        };
+        let mut d_x = need_x.then(|| vec![0.0; batch * input]); // [batch, input]
+        let mut d_weight = need_weight.then(|| vec![0.0; input * output]); // [input, output]
+        rayon::join(
+            || {
+                let Some(d_x) = d_x.as_mut() else { return };
+                d_x.par_chunks_mut(GRADIENT_ROWS_PER_PART * input.max(1))
+                    .enumerate()
+                    .for_each(|(part, d_x)| {
+                        let start = part * GRADIENT_ROWS_PER_PART;
+                        let rows = d_x.len() / input; // d_x: [rows, input]
+                        let d_pre =
+                            View::rows(&d_pre[start * output..(start + rows) * output], output);
+                        // d_x = d_pre [rows, output] · weightᵀ [output, input]
+                        product(
+                            d_x,
+                            [rows, output, input],
+                            d_pre,
+                            View::transposed(weight, output),
+                            false,
+                        );
+                    });
+            },
+            || {
+                let Some(d_weight) = d_weight.as_mut() else {
+                    return;
+                };
+                d_weight
+                    .par_chunks_mut(INPUTS_PER_PART * output.max(1))
+                    .enumerate()
+                    .for_each(|(part, d_weight)| {
+                        let first = part * INPUTS_PER_PART;
+                        let features = d_weight.len() / output; // d_weight: [features, output]
+                                                                // d_weight = x[:, first..first + features]ᵀ [features, batch] · d_pre [batch, output]
+                        let x = View::transposed(&x[first..], input);
+                        product(
+                            d_weight,
+                            [features, batch, output],
+                            x,
+                            View::rows(&d_pre, output),
+                            false,
+                        );
+                    });
+            },
+        );
+        let d_bias = need_bias.then(|| {
+            let mut sums = vec![0.0; output]; // [output]
+            for row in d_pre.chunks_exact(output.max(1)) {
+                sums.iter_mut().zip(row).for_each(|(s, v)| *s += v);
+            }
+            FlexTensor::from_data(TensorData::new(sums, [output]))
+        });
+        (
+            d_x.map(|d| flex_tensor(d, [batch, input])),
+            d_weight.map(|d| flex_tensor(d, [input, output])),
+            d_bias,
+        )
+    }
+}
+
+impl<B: Backend + FlexLinear, C: CheckpointStrategy> FlexLinear for Autodiff<B, C> {
+    fn zoo_linear(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        bias: FloatTensor<Self>,
+        activation: Option<Pointwise>,
+    ) -> FloatTensor<Self> {
+        #[derive(Debug)]
+        struct LinearBackward;
+
+        impl<B: Backend + FlexLinear> Backward<B, 3> for LinearBackward {
+            type State = (NodeId, NodeId, FloatTensor<B>, Option<Pointwise>);
+
+            fn backward(
+                self,
+                ops: Ops<Self::State, 3>,
+                grads: &mut Gradients,
+                checkpointer: &mut Checkpointer,
+            ) {
+                let grad = grads.consume::<B>(&ops.node);
+                let (x_id, weight_id, y, activation) = ops.state;
+                let x = checkpointer.retrieve_node_output::<FloatTensor<B>>(x_id);
+                let weight = checkpointer.retrieve_node_output::<FloatTensor<B>>(weight_id);
+                let needed = ops.parents.each_ref().map(Option::is_some);
+                let (d_x, d_weight, d_bias) =
+                    B::zoo_linear_backward(x, weight, y, grad, activation, needed);
+                for (parent, gradient) in ops.parents.into_iter().zip([d_x, d_weight, d_bias]) {
+                    if let (Some(node), Some(gradient)) = (parent, gradient) {
+                        grads.register::<B>(node.id, gradient);
+                    }
+                }
+            }
+        }
+
+        let nodes = [x.node(), weight.node(), bias.node()];
+        let [x_in, weight_in, bias_in] = [&x, &weight, &bias].map(|t| t.primitive().clone());
+        let forward = || B::zoo_linear(x_in, weight_in, bias_in, activation);
+        match LinearBackward
+            .prepare::<C>(nodes)
+            .compute_bound()
+            .stateful()
+        {
+            OpsKind::Tracked(mut prep) => {
+                let ids = (prep.checkpoint(&x), prep.checkpoint(&weight));
+                let y = forward();
+                prep.finish((ids.0, ids.1, y.clone(), activation), y)
+            }
+            OpsKind::UnTracked(prep) => prep.finish(forward()),
+        }
+    }
+
+    /// Gradients are not differentiated again (Burn has no double backward): the inner
+    /// backend's backward, its results untracked.
+    fn zoo_linear_backward(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        y: FloatTensor<Self>,
+        output_grad: FloatTensor<Self>,
+        activation: Option<Pointwise>,
+        needed: [bool; 3],
+    ) -> (
+        Option<FloatTensor<Self>>,
+        Option<FloatTensor<Self>>,
+        Option<FloatTensor<Self>>,
+    ) {
+        let (a, b, c) = B::zoo_linear_backward(
+            x.into_primitive(),
+            weight.into_primitive(),
+            y.into_primitive(),
+            output_grad.into_primitive(),
+            activation,
+            needed,
+        );
+        let lift = |t: Option<FloatTensor<B>>| t.map(Self::from_inner);
+        (lift(a), lift(b), lift(c))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use burn::nn::LinearConfig;
+    use burn::tensor::{Distribution, Tolerance};
+
+    const ACTIVATIONS: [Option<Pointwise>; 3] = [
+        None,
+        Some(Pointwise::Tanh),
+        Some(Pointwise::LeakyRelu { slope: 0.2 }),
+    ];
+
+    /// Burn's layer and activation, for comparison.
+    fn reference(layer: &Linear, x: Tensor<2>, activation: Option<Pointwise>) -> Tensor<2> {
+        let pre = layer.forward(x);
+        match activation {
+            None => pre,
+            Some(Pointwise::Tanh) => burn::tensor::activation::tanh(pre),
+            Some(Pointwise::LeakyRelu { slope }) => {
+                burn::tensor::activation::leaky_relu(pre, slope as f64)
+            }
+        }
+    }
+
+    /// Output and the gradients of input, weight and bias of a weighted sum of the output.
+    fn run(
+        f: impl Fn(&Linear, Tensor<2>) -> Tensor<2>,
+        layer: &Linear,
+        x: &Tensor<2>,
+    ) -> [TensorData; 4] {
+        let x = x.clone().require_grad();
+        let y = f(layer, x.clone());
+        let weights = Tensor::<2>::from_data(
+            TensorData::new(
+                (0..y.dims().iter().product::<usize>())
+                    .map(|i| (i as f32 * 0.37).sin())
+                    .collect::<Vec<f32>>(),
+                y.dims(),
+            ),
+            &y.device(),
+        );
+        let grads = (y.clone() * weights).sum().backward();
+        let bias = layer.bias.as_ref().expect("a bias");
+        [
+            y.into_data(),
+            x.grad(&grads).expect("an input gradient").into_data(),
+            layer
+                .weight
+                .val()
+                .grad(&grads)
+                .expect("a weight gradient")
+                .into_data(),
+            bias.val()
+                .grad(&grads)
+                .expect("a bias gradient")
+                .into_data(),
+        ]
+    }
+
+    #[test]
+    fn matches_burns_layer_with_gradients() {
+        let device = Device::flex().autodiff();
+        // 70 samples: two whole parts and a short one; 150 inputs: two weight-gradient parts
+        // and a short one.
+        let layer = LinearConfig::new(150, 40).init(&device);
+        let x = Tensor::<2>::random([70, 150], Distribution::Normal(0.0, 1.0), &device);
+        for activation in ACTIVATIONS {
+            let fused = run(|l, x| linear(l, x, activation), &layer, &x);
+            let expected = run(|l, x| reference(l, x, activation), &layer, &x);
+            for (name, (f, e)) in ["output", "input grad", "weight grad", "bias grad"]
+                .iter()
+                .zip(fused.iter().zip(&expected))
+            {
+                assert_eq!(f.shape(), e.shape(), "{name} shape, {activation:?}");
+                f.assert_approx_eq::<f32>(e, Tolerance::absolute(1e-4));
+            }
+        }
+    }
+
+    #[test]
+    fn only_the_gradients_asked_for_are_computed() {
+        let device = Device::flex().autodiff();
+        let layer = LinearConfig::new(5, 3).init(&device);
+        // No gradient for the input: the weight's still comes.
+        let x = Tensor::<2>::random([4, 5], Distribution::Default, &device);
+        let grads = linear(&layer, x.clone(), None).sum().backward();
+        assert!(x.grad(&grads).is_none());
+        assert!(layer.weight.val().grad(&grads).is_some());
+        // A layer taken out of the graph: only the input's.
+        let frozen = layer.clone().no_grad();
+        let x = x.require_grad();
+        let grads = linear(&frozen, x.clone(), Some(Pointwise::Tanh))
+            .sum()
+            .backward();
+        assert_eq!(x.grad(&grads).expect("input gradient").dims(), [4, 5]);
+        assert!(frozen.weight.val().grad(&grads).is_none());
+        assert!(frozen.bias.as_ref().unwrap().val().grad(&grads).is_none());
+    }
+
+    #[test]
+    fn results_do_not_depend_on_the_thread_count() {
+        let device = Device::flex().autodiff();
+        let layer = LinearConfig::new(200, 96).init(&device);
+        let x = Tensor::<2>::random([100, 200], Distribution::Normal(0.0, 1.0), &device);
+        let in_pool = |threads: usize| {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .expect("a thread pool");
+            pool.install(|| run(|l, x| linear(l, x, Some(Pointwise::Tanh)), &layer, &x))
+        };
+        assert_eq!(in_pool(1), in_pool(3));
+    }
+
+    #[test]
+    fn other_backends_and_layers_run_burns_operations() {
+        #[allow(deprecated)]
+        let device = Device::ndarray();
+        let layer = LinearConfig::new(6, 4).init(&device);
+        let x = Tensor::<2>::random([3, 6], Distribution::Default, &device);
+        for activation in ACTIVATIONS {
+            assert_eq!(
+                linear(&layer, x.clone(), activation).into_data(),
+                reference(&layer, x.clone(), activation).into_data()
+            );
+        }
+        let flex = Device::flex();
+        let no_bias = LinearConfig::new(6, 4).with_bias(false).init(&flex);
+        let x = Tensor::<2>::from_data(x.into_data(), &flex);
+        assert_eq!(
+            linear(&no_bias, x.clone(), None).into_data(),
+            no_bias.forward(x).into_data()
+        );
+    }
+}
