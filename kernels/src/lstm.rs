@@ -220,24 +220,37 @@ impl FlexLstm for Flex {
         };
         let (x, bias, h0, c0) = (values(&x), values(&bias), values(&h0), values(&c0));
         // The samples of a batch do not interact: each part runs the whole sequence as one rayon
-        // task, with no synchronisation between time steps.
-        let parts: Vec<(Vec<f32>, Vec<f32>)> = parts(n.batch)
+        // task, with no synchronisation between time steps, and writes its rows of the output
+        // and its piece of the workspace in place (gathering per-part buffers afterwards copied
+        // 8% of lstm-seqmnist's training time).
+        let parts = parts(n.batch);
+        let mut output = vec![0.0f32; n.batch * (n.time + 1) * n.hidden]; // [batch, time + 1, h]
+        let mut workspace = vec![0.0f32; n.workspace_len()];
+        let mut pieces = Vec::with_capacity(parts.len());
+        let mut rest = &mut workspace[..];
+        for part in &parts {
+            let (piece, after) = rest.split_at_mut(n.part(part).workspace_len());
+            pieces.push(piece);
+            rest = after;
+        }
+        let row = (n.time + 1) * n.hidden;
+        let outputs = output.chunks_mut((ROWS_PER_PART * row).max(1));
+        parts
             .into_par_iter()
-            .map(|part| {
+            .zip(pieces)
+            .zip(outputs.collect::<Vec<_>>())
+            .for_each(|((part, workspace), output)| {
                 let p = n.part(&part);
                 let (x, h0, c0) = (
                     rows(x, &part, n.time * n.input),
                     rows(h0, &part, n.hidden),
                     rows(c0, &part, n.hidden),
                 );
-                forward(p, x, weights, bias, h0, c0)
-            })
-            .collect();
-        let (outputs, workspaces): (Vec<_>, Vec<_>) = parts.into_iter().unzip();
-        let workspace = workspaces.concat();
+                forward(p, x, weights, bias, h0, c0, output, workspace);
+            });
         let len = workspace.len();
         (
-            flex_tensor(outputs.concat(), vec![n.batch, n.time + 1, n.hidden]),
+            flex_tensor(output, vec![n.batch, n.time + 1, n.hidden]),
             flex_tensor(workspace, vec![len]),
         )
     }
@@ -341,8 +354,9 @@ struct PartGradients {
     c0: Vec<f32>,
 }
 
-/// The forward pass of `n.batch` samples: their output `[batch, time + 1, h]` (h_1..h_T, then
-/// c_T) and the workspace their backward pass reads.
+/// The forward pass of `n.batch` samples, written to `output` `[batch, time + 1, h]` (h_1..h_T,
+/// then c_T) and to `workspace` (`n.workspace_len()` values), which their backward pass reads.
+#[allow(clippy::too_many_arguments)]
 fn forward(
     n: Sizes,
     x: &[f32],
@@ -350,7 +364,9 @@ fn forward(
     bias: &[f32],
     h0: &[f32],
     c0: &[f32],
-) -> (Vec<f32>, Vec<f32>) {
+    output: &mut [f32],
+    workspace: &mut [f32],
+) {
     let (b, t_len, h) = (n.batch, n.time, n.hidden);
     let Weights { w_ih, w_hh } = weights;
     // Input projection of every step at once: [batch*time, 4h], rows b*time + t.
@@ -362,11 +378,10 @@ fn forward(
         View::rows(w_ih, 4 * h),
         false,
     );
-    let [gates_len, cells_len, hiddens_len, tanh_len] = n.workspace_parts();
-    let mut gates = vec![0.0f32; gates_len];
-    let mut cells = vec![0.0f32; cells_len];
-    let mut hiddens = vec![0.0f32; hiddens_len];
-    let mut tanh_cells = vec![0.0f32; tanh_len];
+    let [gates_len, cells_len, hiddens_len, _] = n.workspace_parts();
+    let (gates, rest) = workspace.split_at_mut(gates_len);
+    let (cells, rest) = rest.split_at_mut(cells_len);
+    let (hiddens, tanh_cells) = rest.split_at_mut(hiddens_len);
     let step = b * h;
     cells[..step].copy_from_slice(c0);
     hiddens[..step].copy_from_slice(h0);
@@ -410,14 +425,12 @@ fn forward(
         }
     }
     // Output [batch, time + 1, h]: h_1..h_T, then c_T.
-    let mut output = vec![0.0f32; b * (t_len + 1) * h];
     for (batch, out) in output.chunks_mut((t_len + 1) * h).enumerate() {
         for (t, slot) in out.chunks_mut(h).enumerate() {
-            let source = if t < t_len { &hiddens } else { &cells };
+            let source: &[f32] = if t < t_len { hiddens } else { cells };
             slot.copy_from_slice(&source[((t + 1).min(t_len) * b + batch) * h..][..h]);
         }
     }
-    (output, [gates, cells, hiddens, tanh_cells].concat())
 }
 
 /// The backward pass of `n.batch` samples from their input, workspace and output gradient.
