@@ -23,7 +23,7 @@
 //! ```
 
 use crate::approx::{sigmoid, tanh};
-use crate::matrix::{product, View};
+use crate::matrix::{product, transpose, View};
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
 use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
 use burn::backend::autodiff::grads::Gradients;
@@ -453,6 +453,9 @@ fn backward(
     let mut d_z = vec![0.0f32; 4 * step]; // [batch, 4h] of the current step
     let mut d_w_hh = vec![0.0f32; h * 4 * h];
     let mut d_h_next = vec![0.0f32; step];
+    // w_hh^T [4h, h], read row-wise by every step's d_h product: gemm would repack the
+    // transposed view at each of the `time` steps.
+    let w_hh_t = transpose(w_hh, h, 4 * h);
     let mut d_c_next: Vec<f32> = (0..b)
         .flat_map(|batch| grad[(batch * (t_len + 1) + t_len) * h..][..h].to_vec())
         .collect();
@@ -483,7 +486,7 @@ fn backward(
             &mut d_h_next,
             [b, 4 * h, h],
             View::rows(&d_z, 4 * h),
-            View::transposed(w_hh, 4 * h),
+            View::rows(&w_hh_t, h),
             false,
         );
         let h_prev = &hiddens[t * step..(t + 1) * step];

@@ -134,6 +134,47 @@ pub fn product(dst: &mut [f32], [m, k, n]: [usize; 3], lhs: View, rhs: View, acc
     }
 }
 
+/// `matrix` `[rows, columns]` (row-major) transposed to `[columns, rows]`, tile by tile so that
+/// reads and writes stay in cache.
+///
+/// A kernel that multiplies by the transpose of the same matrix many times reads this copy
+/// row-wise: gemm repacks a transposed view element by element on every call.
+///
+/// ```
+/// let t = zoo_kernels::matrix::transpose(&[1.0, 2.0, 3.0, 4.0, 5.0, 6.0], 2, 3);
+/// assert_eq!(t, [1.0, 4.0, 2.0, 5.0, 3.0, 6.0]);
+/// ```
+///
+/// # Panics
+///
+/// When `matrix` does not hold `rows * columns` values.
+pub fn transpose(matrix: &[f32], rows: usize, columns: usize) -> Vec<f32> {
+    const TILE: usize = 32;
+    assert_eq!(
+        Some(matrix.len()),
+        rows.checked_mul(columns),
+        "transpose: a [{rows}, {columns}] matrix in {} values",
+        matrix.len()
+    );
+    let mut out = vec![0.0; matrix.len()];
+    for c0 in (0..columns).step_by(TILE) {
+        for r0 in (0..rows).step_by(TILE) {
+            for c in c0..(c0 + TILE).min(columns) {
+                let out_row = &mut out[c * rows..(c + 1) * rows];
+                for (r, slot) in out_row
+                    .iter_mut()
+                    .enumerate()
+                    .take((r0 + TILE).min(rows))
+                    .skip(r0)
+                {
+                    *slot = matrix[r * columns + c];
+                }
+            }
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -180,6 +221,25 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn transpose_swaps_every_element_across_tiles() {
+        let (rows, columns) = (37, 70); // tiles of 32 and short ones
+        let m: Vec<f32> = (0..rows * columns).map(|v| v as f32).collect();
+        let t = transpose(&m, rows, columns);
+        for r in 0..rows {
+            for c in 0..columns {
+                assert_eq!(t[c * rows + r], m[r * columns + c], "({r}, {c})");
+            }
+        }
+        assert_eq!(transpose(&t, columns, rows), m);
+    }
+
+    #[test]
+    #[should_panic(expected = "a [2, 3] matrix in 5 values")]
+    fn transpose_refuses_a_matrix_of_the_wrong_size() {
+        transpose(&[0.0; 5], 2, 3);
     }
 
     #[test]
