@@ -13,8 +13,15 @@
 //! 4,932-5,465 samples/s from the main thread, 5,569-5,752 from a worker.
 //!
 //! ```
-//! let threads = zoo_kernels::threads::run_on_worker(rayon::current_num_threads);
-//! assert!(threads >= 1);
+//! use zoo_kernels::threads::run_on_worker;
+//!
+//! assert!(rayon::current_thread_index().is_none()); // the caller is outside the pool
+//! let worker = run_on_worker(rayon::current_thread_index);
+//! assert!(worker.is_some()); // the job ran on one of the pool's threads
+//! // Called from a worker, a job runs in place, on that same worker.
+//! let (outer, inner) =
+//!     run_on_worker(|| (rayon::current_thread_index(), run_on_worker(rayon::current_thread_index)));
+//! assert_eq!(outer, inner);
 //! ```
 
 /// Stack of the pool's threads when [`run_on_worker`] builds it: a program's main thread gets
