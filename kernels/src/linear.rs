@@ -185,15 +185,12 @@ impl FlexLinear for Flex {
             "bias and weight disagree on d_output"
         );
         let (x, weight, bias) = (values(&x), values(&weight), values(&bias));
-        let mut y = vec![0.0; batch * output]; // [batch, output]
+        let mut y = bias.repeat(batch); // [batch, output], every row the bias
         y.par_chunks_mut(ROWS_PER_PART * output.max(1))
             .enumerate()
             .for_each(|(part, y)| {
                 let start = part * ROWS_PER_PART;
                 let rows = y.len() / output; // y: [rows, output]
-                for row in y.chunks_exact_mut(output) {
-                    row.copy_from_slice(bias);
-                }
                 let x = View::rows(&x[start * input..(start + rows) * input], input);
                 product(
                     y,
