@@ -27,10 +27,9 @@ use burn::backend::flex::FlexTensor;
 use burn::backend::tensor::FloatTensor;
 use burn::backend::{backend_extension, AutodiffBackend, Backend, Flex, TensorMetadata};
 use burn::prelude::*;
-use burn::tensor::{DType, TensorData};
 
 use crate::approx;
-use crate::flex::on_flex_f32;
+use crate::flex::{self, flex_tensor, on_flex_f32, values};
 
 /// An elementwise activation of the fused operations.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -121,20 +120,14 @@ pub trait FlexActivation: Backend {
 
 /// The elements of `tensor`, contiguous (the same buffer unless it was a strided view).
 fn contiguous(tensor: FlexTensor) -> FlexTensor {
-    assert_eq!(
-        tensor.dtype(),
-        DType::F32,
-        "the fused activations run in f32"
-    );
-    tensor.to_contiguous()
+    flex::contiguous(tensor, "activation")
 }
 
 impl FlexActivation for Flex {
     fn zoo_activate(x: FloatTensor<Self>, activation: Pointwise) -> FloatTensor<Self> {
         let x = contiguous(x);
-        let values: &[f32] = x.as_slice().expect("contiguous");
-        let y: Vec<f32> = values.iter().map(|&v| activation.value(v)).collect();
-        FlexTensor::from_data(TensorData::new(y, x.shape()))
+        let y: Vec<f32> = values(&x).iter().map(|&v| activation.value(v)).collect();
+        flex_tensor(y, x.shape())
     }
 
     fn zoo_activate_backward(
@@ -143,17 +136,14 @@ impl FlexActivation for Flex {
         activation: Pointwise,
     ) -> FloatTensor<Self> {
         let (y, grad) = (contiguous(y), contiguous(output_grad));
-        let (ys, gs): (&[f32], &[f32]) = (
-            y.as_slice().expect("contiguous"),
-            grad.as_slice().expect("contiguous"),
-        );
+        let (ys, gs) = (values(&y), values(&grad));
         assert_eq!(ys.len(), gs.len(), "output and gradient differ in size");
         let input_grad: Vec<f32> = ys
             .iter()
             .zip(gs)
             .map(|(&y, &g)| g * activation.derivative_at_output(y))
             .collect();
-        FlexTensor::from_data(TensorData::new(input_grad, y.shape()))
+        flex_tensor(input_grad, y.shape())
     }
 }
 

@@ -65,11 +65,10 @@ use burn::backend::tensor::FloatTensor;
 use burn::backend::{backend_extension, AutodiffBackend, Backend, Flex, TensorMetadata};
 use burn::nn::Linear;
 use burn::prelude::*;
-use burn::tensor::{DType, TensorData};
 use rayon::prelude::*;
 
 use crate::activation::Pointwise;
-use crate::flex::on_flex_f32;
+use crate::flex::{self, flex_tensor, on_flex_f32, values};
 use crate::matrix::{product, View};
 
 /// `activation(layer.forward(x))` for `x` `[batch, d_input]`, as one operation on flex (see the
@@ -143,15 +142,9 @@ const GRADIENT_ROWS_PER_PART: usize = 64;
 /// the weight gradient, one product over the whole batch.
 const INPUTS_PER_PART: usize = 64;
 
-/// `tensor` with contiguous f32 storage: the same buffer unless it was a strided view.
+/// `tensor` with contiguous f32 storage (see [`flex::contiguous`]).
 fn contiguous(tensor: FlexTensor) -> FlexTensor {
-    assert_eq!(tensor.dtype(), DType::F32, "the fused linear runs in f32");
-    tensor.to_contiguous()
-}
-
-/// The elements of a tensor from [`contiguous`].
-fn values(tensor: &FlexTensor) -> &[f32] {
-    tensor.as_slice().expect("contiguous")
+    flex::contiguous(tensor, "linear")
 }
 
 /// `[rows, columns]` of a matrix.
@@ -163,10 +156,6 @@ fn matrix_dims(tensor: &FlexTensor) -> [usize; 2] {
         "the fused linear takes matrices, got shape {shape:?}"
     );
     [shape[0], shape[1]]
-}
-
-fn flex_tensor(data: Vec<f32>, shape: [usize; 2]) -> FlexTensor {
-    FlexTensor::from_data(TensorData::new(data, shape))
 }
 
 impl FlexLinear for Flex {
@@ -267,8 +256,9 @@ impl FlexLinear for Flex {
                     .enumerate()
                     .for_each(|(part, d_weight)| {
                         let first = part * INPUTS_PER_PART;
-                        let features = d_weight.len() / output; // d_weight: [features, output]
-                                                                // d_weight = x[:, first..first + features]ᵀ [features, batch] · d_pre [batch, output]
+                        // d_weight [features, output] =
+                        //     x[:, first..first + features]ᵀ [features, batch] · d_pre [batch, output]
+                        let features = d_weight.len() / output;
                         let x = View::transposed(&x[first..], input);
                         product(
                             d_weight,
@@ -285,7 +275,7 @@ impl FlexLinear for Flex {
             for row in d_pre.chunks_exact(output.max(1)) {
                 sums.iter_mut().zip(row).for_each(|(s, v)| *s += v);
             }
-            FlexTensor::from_data(TensorData::new(sums, [output]))
+            flex_tensor(sums, [output])
         });
         (
             d_x.map(|d| flex_tensor(d, [batch, input])),

@@ -23,6 +23,7 @@
 //! ```
 
 use crate::approx::{sigmoid, tanh};
+use crate::flex::{self, flex_tensor, values};
 use crate::matrix::{product, transpose, View};
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
 use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
@@ -34,7 +35,6 @@ use burn::backend::tensor::FloatTensor;
 use burn::backend::{backend_extension, AutodiffBackend, Backend, Flex, TensorMetadata};
 use burn::nn::{activation::Activation, GateController, Lstm, LstmState};
 use burn::prelude::*;
-use burn::tensor::{DType, TensorData};
 use rayon::prelude::*;
 
 /// `lstm.forward(x, state)`, through [`FlexLstm`] when `x` `[batch, time, input]` lives on flex
@@ -188,19 +188,9 @@ impl Sizes {
     }
 }
 
-/// `tensor` with contiguous f32 storage: the same buffer unless it was a strided view.
+/// `tensor` with contiguous f32 storage (see [`flex::contiguous`]).
 fn contiguous(tensor: FlexTensor) -> FlexTensor {
-    assert_eq!(tensor.dtype(), DType::F32, "the fused LSTM runs in f32");
-    tensor.to_contiguous()
-}
-
-/// The elements of a tensor from [`contiguous`].
-fn values(tensor: &FlexTensor) -> &[f32] {
-    tensor.as_slice().expect("contiguous")
-}
-
-fn flex_tensor(data: Vec<f32>, shape: Vec<usize>) -> FlexTensor {
-    FlexTensor::from_data(TensorData::new(data, shape))
+    flex::contiguous(tensor, "LSTM")
 }
 
 impl FlexLstm for Flex {
