@@ -34,7 +34,7 @@ use burn::backend::autodiff::grads::Gradients;
 use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
 use burn::backend::autodiff::{Autodiff, NodeId};
 use burn::backend::flex::FlexTensor;
-use burn::backend::ops::{ConvOptions, ModuleOps};
+use burn::backend::ops::{ConvOptions, FloatTensorOps, ModuleOps};
 use burn::backend::tensor::FloatTensor;
 use burn::backend::{backend_extension, Backend, Flex, TensorMetadata};
 use burn::nn::conv::Conv2d;
@@ -112,6 +112,16 @@ pub trait FlexConv: Backend {
         options: ConvOptions<2>,
     ) -> FloatTensor<Self> {
         Self::conv2d_weight_backward(x, weight, output_grad, options)
+    }
+
+    /// The gradient of the loss with respect to `bias` `[out]`, from the output gradient
+    /// `[batch, out, oh, ow]`: its sum over the batch and the pixels.
+    fn zoo_conv2d_bias_grad(
+        x: FloatTensor<Self>,
+        bias: FloatTensor<Self>,
+        output_grad: FloatTensor<Self>,
+    ) -> FloatTensor<Self> {
+        Self::conv2d_bias_backward(x, bias, output_grad)
     }
 }
 
@@ -255,6 +265,35 @@ impl FlexConv for Flex {
             total.iter_mut().zip(partial).for_each(|(t, p)| *t += p);
         }
         FlexTensor::from_data(TensorData::new(total, weight.shape()))
+    }
+
+    /// Burn's bias gradient, bit for bit: the output gradient rearranged to `[out, batch*oh*ow]`
+    /// and summed along its rows by flex's own `sum_dim`. Burn makes that copy as a transposed
+    /// view made contiguous, an element-wise tiled copy that was 4% of the classic CNN's
+    /// training time (perf, 2 threads); here each channel's row is gathered from its
+    /// `oh*ow`-long planes with plain copies.
+    fn zoo_conv2d_bias_grad(
+        x: FloatTensor<Self>,
+        bias: FloatTensor<Self>,
+        output_grad: FloatTensor<Self>,
+    ) -> FloatTensor<Self> {
+        let [batch, out, oh, ow] = dims4(&output_grad.shape());
+        let row_len = batch * oh * ow;
+        if output_grad.dtype() != DType::F32 || row_len == 0 {
+            return Self::conv2d_bias_backward(x, bias, output_grad);
+        }
+        let output_grad = output_grad.to_contiguous();
+        let grad: &[f32] = output_grad.as_slice().expect("contiguous output gradient");
+        let mut rows = vec![0.0f32; out * row_len]; // [out, batch*oh*ow]
+        rows.par_chunks_mut(row_len)
+            .enumerate()
+            .for_each(|(channel, row)| {
+                for (image, plane) in row.chunks_mut(oh * ow).enumerate() {
+                    plane.copy_from_slice(&grad[(image * out + channel) * oh * ow..][..oh * ow]);
+                }
+            });
+        let rows = FlexTensor::from_data(TensorData::new(rows, [out, row_len]));
+        Self::float_reshape(Self::float_sum_dim(rows, 1), bias.shape()) // [out]
     }
 }
 
@@ -456,7 +495,7 @@ impl<B: Backend + FlexConv, C: CheckpointStrategy> FlexConv for Autodiff<B, C> {
                     grads.register::<B>(node.id, grad_weight);
                 }
                 if let Some(node) = node_bias {
-                    grads.register::<B>(node.id, B::conv2d_bias_backward(x, bias, grad));
+                    grads.register::<B>(node.id, B::zoo_conv2d_bias_grad(x, bias, grad));
                 }
             }
         }
@@ -576,6 +615,34 @@ mod tests {
         assert_eq!(fast.dims(), [4, 2, 3, 3]);
         fast.to_data()
             .assert_approx_eq(&reference.to_data(), Tolerance::<f32>::absolute(1e-4));
+    }
+
+    #[test]
+    fn bias_gradient_is_burns_bit_for_bit() {
+        let device = Device::flex();
+        device.seed(5);
+        // 5 x 11 x 13 = 715 values per channel: the sum's 128-wide main loop, its 16-wide
+        // remainder and a scalar tail all occur.
+        for shape in [[5, 3, 11, 13], [2, 4, 1, 1], [64, 2, 24, 24]] {
+            let grad = Tensor::<4>::random(shape, Distribution::Normal(0.0, 1.0), &device);
+            let x = Tensor::<4>::zeros([shape[0], 1, 3, 3], &device);
+            let bias = Tensor::<1>::zeros([shape[1]], &device);
+            let run = |fast: bool| {
+                let (x, b, g) = (
+                    x.clone().into_dispatch(),
+                    bias.clone().into_dispatch(),
+                    grad.clone().into_dispatch(),
+                );
+                Tensor::<1>::from_dispatch(if fast {
+                    <burn::backend::Dispatch as FlexConv>::zoo_conv2d_bias_grad(x, b, g)
+                } else {
+                    <burn::backend::Dispatch as ModuleOps<_>>::conv2d_bias_backward(x, b, g)
+                })
+            };
+            let (fast, reference) = (run(true), run(false));
+            assert_eq!(fast.dims(), [shape[1]]);
+            fast.to_data().assert_eq(&reference.to_data(), true);
+        }
     }
 
     #[test]
