@@ -114,13 +114,7 @@ impl FlexPool for Flex {
         output
             .par_chunks_mut(oh * ow)
             .zip(input.par_chunks(windows.plane_len()))
-            .for_each(|(out_plane, plane)| {
-                for (oy, out_row) in out_plane.chunks_mut(ow).enumerate() {
-                    for (ox, value) in out_row.iter_mut().enumerate() {
-                        *value = plane[windows.first_max(plane, oy, ox)];
-                    }
-                }
-            });
+            .for_each(|(out_plane, plane)| windows.max_plane(plane, out_plane));
         FlexTensor::from_data(TensorData::new(output, windows.out_shape()))
     }
 
@@ -143,11 +137,7 @@ impl FlexPool for Flex {
             .zip(input.par_chunks(windows.plane_len()))
             .zip(grad.par_chunks(oh * ow))
             .for_each(|((grad_plane, plane), out_grad)| {
-                for (oy, out_grad_row) in out_grad.chunks(ow).enumerate() {
-                    for (ox, g) in out_grad_row.iter().enumerate() {
-                        grad_plane[windows.first_max(plane, oy, ox)] += g;
-                    }
-                }
+                windows.route_plane(plane, out_grad, grad_plane);
             });
         FlexTensor::from_data(TensorData::new(input_grad, x.shape()))
     }
@@ -182,6 +172,72 @@ impl Windows {
         Shape::new([self.shape[0], self.shape[1], self.out[0], self.out[1]])
     }
 
+    /// Writes the maximum of each window of `plane` `[h, w]` into `out` `[oh, ow]`.
+    fn max_plane(&self, plane: &[f32], out: &mut [f32]) {
+        if self.kernel != [2, 2] {
+            return self.max_plane_any(plane, out);
+        }
+        let ([_, w], [_, ow]) = (self.size, self.out);
+        for (oy, out_row) in out.chunks_mut(ow).enumerate() {
+            let (top, bottom) = (
+                &plane[2 * oy * w..][..2 * ow],
+                &plane[(2 * oy + 1) * w..][..2 * ow],
+            );
+            for ((value, top), bottom) in out_row
+                .iter_mut()
+                .zip(top.chunks_exact(2))
+                .zip(bottom.chunks_exact(2))
+            {
+                *value = first_max_of_4([top[0], top[1], bottom[0], bottom[1]]).1;
+            }
+        }
+    }
+
+    /// [`max_plane`](Self::max_plane) for any window, one [`first_max`](Self::first_max) each.
+    fn max_plane_any(&self, plane: &[f32], out: &mut [f32]) {
+        for (oy, out_row) in out.chunks_mut(self.out[1]).enumerate() {
+            for (ox, value) in out_row.iter_mut().enumerate() {
+                *value = plane[self.first_max(plane, oy, ox)];
+            }
+        }
+    }
+
+    /// Adds each window's output gradient (`out_grad` `[oh, ow]`) to the first maximum of its
+    /// window of `plane` in `grad_plane` `[h, w]`, which starts at zero.
+    fn route_plane(&self, plane: &[f32], out_grad: &[f32], grad_plane: &mut [f32]) {
+        if self.kernel != [2, 2] {
+            return self.route_plane_any(plane, out_grad, grad_plane);
+        }
+        let ([_, w], [_, ow]) = (self.size, self.out);
+        for (oy, grads) in out_grad.chunks(ow).enumerate() {
+            let (top, bottom) = (
+                &plane[2 * oy * w..][..2 * ow],
+                &plane[(2 * oy + 1) * w..][..2 * ow],
+            );
+            let (top_grad, bottom_grad) = grad_plane[2 * oy * w..].split_at_mut(w);
+            let pairs = top.chunks_exact(2).zip(bottom.chunks_exact(2)).zip(grads);
+            let targets = top_grad[..2 * ow]
+                .chunks_exact_mut(2)
+                .zip(bottom_grad[..2 * ow].chunks_exact_mut(2));
+            for (((top, bottom), &g), (top_grad, bottom_grad)) in pairs.zip(targets) {
+                let (best, _) = first_max_of_4([top[0], top[1], bottom[0], bottom[1]]);
+                // `0.0 + g` as the general path adds to zero: a -0.0 gradient lands as +0.0.
+                let at = |k: usize| if best == k { 0.0 + g } else { 0.0 };
+                (top_grad[0], top_grad[1]) = (at(0), at(1));
+                (bottom_grad[0], bottom_grad[1]) = (at(2), at(3));
+            }
+        }
+    }
+
+    /// [`route_plane`](Self::route_plane) for any window.
+    fn route_plane_any(&self, plane: &[f32], out_grad: &[f32], grad_plane: &mut [f32]) {
+        for (oy, grads) in out_grad.chunks(self.out[1]).enumerate() {
+            for (ox, g) in grads.iter().enumerate() {
+                grad_plane[self.first_max(plane, oy, ox)] += g;
+            }
+        }
+    }
+
     /// The position in `plane` `[h, w]` of the first maximum (row-major) of the window of
     /// output `(oy, ox)`. Written with selects, not branches: on real activations which element wins is
     /// unpredictable, and mispredicted branches made this loop four times slower.
@@ -200,6 +256,22 @@ impl Windows {
         }
         corner + best
     }
+}
+
+/// The index and value of the first maximum of a 2x2 window in row-major order, with the
+/// selects of [`Windows::first_max`]: the CNNs' pooling, one row of windows at a time. With the
+/// general loop (per-window slicing, bounds checks and index arithmetic) pooling forward and
+/// backward took 13.8% of the classic CNN's cycles in `zoo bench cnn-mnist` at 2 threads (perf);
+/// with this path, 7.0%.
+#[inline(always)]
+fn first_max_of_4(window: [f32; 4]) -> (usize, f32) {
+    let (mut best, mut best_value) = (0, window[0]);
+    for (k, &value) in window.iter().enumerate().skip(1) {
+        let better = value > best_value;
+        best = if better { k } else { best };
+        best_value = if better { value } else { best_value };
+    }
+    (best, best_value)
 }
 
 impl<B: Backend + FlexPool, C: CheckpointStrategy> FlexPool for Autodiff<B, C> {
@@ -294,6 +366,38 @@ mod tests {
             [2, 2, 6, 6],
             Device::ndarray().autodiff(),
         );
+    }
+
+    #[test]
+    fn the_2x2_path_gives_the_general_paths_numbers_bit_for_bit() {
+        // Odd sides (the last row and column belong to no window), values on a coarse grid so
+        // that windows hold ties, and gradients of both signs and both zeros.
+        let windows = Windows::of(&Shape::new([1, 1, 9, 7]), [2, 2]);
+        let plane: Vec<f32> = (0..63)
+            .map(|i| ((i * 37 % 11) as f32 - 5.0).max(-2.0))
+            .collect();
+        let out_grad: Vec<f32> = (0..12)
+            .map(|i| [1.5, -0.0, 0.0, -2.25][i % 4] * (i as f32 + 1.0))
+            .collect();
+        let (mut fast, mut general) = (vec![9.0f32; 12], vec![-9.0f32; 12]);
+        windows.max_plane(&plane, &mut fast);
+        windows.max_plane_any(&plane, &mut general);
+        assert_eq!(fast.map_bits(), general.map_bits());
+        let (mut fast, mut general) = (vec![0.0f32; 63], vec![0.0f32; 63]);
+        windows.route_plane(&plane, &out_grad, &mut fast);
+        windows.route_plane_any(&plane, &out_grad, &mut general);
+        assert_eq!(fast.map_bits(), general.map_bits());
+        assert_eq!(fast.iter().filter(|g| **g != 0.0).count(), 6); // 12 windows, 6 zero gradients
+    }
+
+    trait Bits {
+        fn map_bits(&self) -> Vec<u32>;
+    }
+
+    impl Bits for Vec<f32> {
+        fn map_bits(&self) -> Vec<u32> {
+            self.iter().map(|v| v.to_bits()).collect()
+        }
     }
 
     #[test]
