@@ -28,7 +28,9 @@ use burn::backend::tensor::FloatTensor;
 use burn::backend::{backend_extension, Backend, Flex, TensorMetadata};
 use burn::optim::{Adam, AdamConfig, AdamState, AdaptiveMomentumState, LearningRate, Optimizer};
 use burn::prelude::*;
-use burn::tensor::{DType, TensorData};
+use burn::tensor::DType;
+
+use crate::flex::flex_tensor;
 use rayon::prelude::*;
 
 /// Adam (Kingma & Ba) as Burn computes it, fused into one pass on flex.
@@ -176,7 +178,7 @@ impl FusedAdamOps for Flex {
                 .zip(grad.par_chunks(CHUNK))
                 .for_each(|((((new, old), m), v), g)| update(new, old, m, v, g));
         }
-        let param = FlexTensor::from_data(TensorData::new(new, param.shape()));
+        let param = flex_tensor(new, param.shape());
         (param, moment_1, moment_2)
     }
 }
@@ -300,7 +302,7 @@ mod tests {
     fn subnormal_gradients_and_moments_become_zero_and_leave_the_parameter_as_is() {
         let tiny = f32::MIN_POSITIVE / 4.0; // subnormal
         let small = f32::MIN_POSITIVE * 4.0; // normal, and kept
-        let tensor = |values: Vec<f32>| FlexTensor::from_data(TensorData::new(values, [3]));
+        let tensor = |values: Vec<f32>| flex_tensor(values, [3]);
         let (param, moment_1, moment_2) = Flex::zoo_adam_step(
             tensor(vec![0.5, -0.25, 1.0]),
             tensor(vec![0.0, tiny, 0.0]), // grad

@@ -27,6 +27,7 @@
 //! ```
 
 use crate::conv_gemm::conv2d_gemm;
+use crate::flex::flex_tensor;
 use crate::matrix::{product, View};
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
 use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
@@ -40,7 +41,7 @@ use burn::backend::{backend_extension, Backend, Flex, TensorMetadata};
 use burn::nn::conv::Conv2d;
 use burn::nn::PaddingConfig2d;
 use burn::prelude::*;
-use burn::tensor::{DType, Shape, TensorData};
+use burn::tensor::{DType, Shape};
 use rayon::prelude::*;
 
 /// `conv.forward(x)`: through the flex kernels of [`FlexConv`] when `x` lives on the flex
@@ -158,7 +159,7 @@ impl FlexConv for Flex {
         let bias: &[f32] = bias.as_slice().expect("contiguous bias");
         let mut output = vec![0.0f32; shape.batch * out * pixels]; // [batch, out, oh*ow]
         if output.is_empty() {
-            return FlexTensor::from_data(TensorData::new(output, shape.output()));
+            return flex_tensor(output, shape.output());
         }
         // Per image: im2col into a buffer that stays in cache, the bias in every output plane,
         // then one GEMM adds weight [out, in*kh*kw] x patches [in*kh*kw, oh*ow].
@@ -178,7 +179,7 @@ impl FlexConv for Flex {
                     product(image_output, [out, rows, pixels], lhs, rhs, true);
                 }
             });
-        FlexTensor::from_data(TensorData::new(output, shape.output()))
+        flex_tensor(output, shape.output())
     }
 
     fn zoo_conv2d_x_grad(
@@ -197,7 +198,7 @@ impl FlexConv for Flex {
         let grad: &[f32] = output_grad.as_slice().expect("contiguous output gradient");
         let mut grad_x = vec![0.0f32; shape.batch * image_len]; // [batch, in, h, w]
         if grad_x.is_empty() || pixels == 0 {
-            return FlexTensor::from_data(TensorData::new(grad_x, x.shape()));
+            return flex_tensor(grad_x, x.shape());
         }
         // Per image: the patches' gradient weightᵀ [in*kh*kw, out] x output gradient
         // [out, oh*ow] in one GEMM, then each patch entry added back where im2col read it.
@@ -216,7 +217,7 @@ impl FlexConv for Flex {
                     patches.add_back(&cols, image_grad);
                 }
             });
-        FlexTensor::from_data(TensorData::new(grad_x, x.shape()))
+        flex_tensor(grad_x, x.shape())
     }
 
     fn zoo_conv2d_weight_grad(
@@ -264,7 +265,7 @@ impl FlexConv for Flex {
         for partial in partials {
             total.iter_mut().zip(partial).for_each(|(t, p)| *t += p);
         }
-        FlexTensor::from_data(TensorData::new(total, weight.shape()))
+        flex_tensor(total, weight.shape())
     }
 
     /// Burn's bias gradient, bit for bit: the output gradient rearranged to `[out, batch*oh*ow]`
@@ -292,7 +293,7 @@ impl FlexConv for Flex {
                     plane.copy_from_slice(&grad[(image * out + channel) * oh * ow..][..oh * ow]);
                 }
             });
-        let rows = FlexTensor::from_data(TensorData::new(rows, [out, row_len]));
+        let rows = flex_tensor(rows, [out, row_len]);
         Self::float_reshape(Self::float_sum_dim(rows, 1), bias.shape()) // [out]
     }
 }

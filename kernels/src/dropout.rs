@@ -25,15 +25,14 @@ use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
 use burn::backend::autodiff::grads::Gradients;
 use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
 use burn::backend::autodiff::Autodiff;
-use burn::backend::flex::FlexTensor;
 use burn::backend::tensor::FloatTensor;
 use burn::backend::{backend_extension, Backend, Flex, TensorMetadata};
 use burn::nn::Dropout;
 use burn::prelude::*;
-use burn::tensor::{DType, Distribution, TensorData};
+use burn::tensor::{DType, Distribution};
 use rayon::prelude::*;
 
-use crate::flex::on_flex_f32;
+use crate::flex::{flex_tensor, on_flex_f32};
 
 /// `layer.forward(x)`: during training (an autodiff device and the layer's training flag on)
 /// zeroes each element with probability `layer.prob` and scales the others by
@@ -144,7 +143,7 @@ impl FlexDropout for Flex {
         assert_eq!(x.dtype(), DType::F32, "the fused dropout runs in f32");
         let x = x.to_contiguous();
         let values: &[f32] = x.as_slice().expect("contiguous");
-        FlexTensor::from_data(TensorData::new(mask.apply(values), x.shape()))
+        flex_tensor(mask.apply(values), x.shape())
     }
 }
 

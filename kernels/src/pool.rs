@@ -22,14 +22,15 @@ use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
 use burn::backend::autodiff::grads::Gradients;
 use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
 use burn::backend::autodiff::{Autodiff, NodeId};
-use burn::backend::flex::FlexTensor;
 use burn::backend::ops::ModuleOps;
 use burn::backend::tensor::FloatTensor;
 use burn::backend::{backend_extension, Backend, Flex, TensorMetadata};
 use burn::nn::pool::MaxPool2d;
 use burn::nn::PaddingConfig2d;
 use burn::prelude::*;
-use burn::tensor::{DType, IntDType, Shape, TensorData};
+use burn::tensor::{DType, IntDType, Shape};
+
+use crate::flex::flex_tensor;
 use rayon::prelude::*;
 
 /// `pool.forward(x)`, through [`FlexPool`] when `x` lives on flex (with or without autodiff)
@@ -115,7 +116,7 @@ impl FlexPool for Flex {
             .par_chunks_mut(oh * ow)
             .zip(input.par_chunks(windows.plane_len()))
             .for_each(|(out_plane, plane)| windows.max_plane(plane, out_plane));
-        FlexTensor::from_data(TensorData::new(output, windows.out_shape()))
+        flex_tensor(output, windows.out_shape())
     }
 
     fn zoo_max_pool2d_backward(
@@ -139,7 +140,7 @@ impl FlexPool for Flex {
             .for_each(|((grad_plane, plane), out_grad)| {
                 windows.route_plane(plane, out_grad, grad_plane);
             });
-        FlexTensor::from_data(TensorData::new(input_grad, x.shape()))
+        flex_tensor(input_grad, x.shape())
     }
 }
 
@@ -316,7 +317,7 @@ impl<B: Backend + FlexPool, C: CheckpointStrategy> FlexPool for Autodiff<B, C> {
 mod tests {
     use super::*;
     use burn::nn::pool::MaxPool2dConfig;
-    use burn::tensor::{Distribution, Tolerance};
+    use burn::tensor::{Distribution, TensorData, Tolerance};
 
     /// Output and input gradient of [`max_pool2d`] and `MaxPool2d::forward` on `device`.
     fn compare(pool: MaxPool2d, input: [usize; 4], device: Device) {
