@@ -23,6 +23,8 @@
 //! assert_eq!(layer.weight.dims(), [4, 2]);
 //! ```
 
+use std::mem::MaybeUninit;
+
 use burn::backend::flex::FlexTensor;
 use burn::backend::tensor::FloatTensor;
 use burn::backend::{backend_extension, Backend, Flex, TensorMetadata};
@@ -154,30 +156,42 @@ impl FusedAdamOps for Flex {
         // is usually still shared with the model the caller holds, so the new values go to a
         // fresh buffer instead of a copy-then-update.
         let (mut moment_1, mut moment_2) = (owned(moment_1), owned(moment_2));
-        let mut new = vec![0.0f32; old.len()];
+        // Every value of `new` is written below: no zeroing first (it was 2% of the MLP GAN's
+        // cycles at 1 thread).
+        let mut new: Vec<f32> = Vec::with_capacity(old.len());
         let (m, v) = (values_mut(&mut moment_1), values_mut(&mut moment_2));
-        let update = |new: &mut [f32], old: &[f32], m: &mut [f32], v: &mut [f32], g: &[f32]| {
-            for ((((new, old), m), v), g) in new.iter_mut().zip(old).zip(m).zip(v).zip(g) {
-                let g = flush_subnormal(*g);
-                *m = flush_subnormal(beta_1 * *m + (1.0 - beta_1) * g);
-                *v = flush_subnormal(beta_2 * *v + (1.0 - beta_2) * g * g);
-                *new = old - lr * (scale * *m / (v.sqrt() + epsilon));
-            }
-        };
+        let update =
+            |new: &mut [MaybeUninit<f32>], old: &[f32], m: &mut [f32], v: &mut [f32], g: &[f32]| {
+                for ((((new, old), m), v), g) in new.iter_mut().zip(old).zip(m).zip(v).zip(g) {
+                    let g = flush_subnormal(*g);
+                    *m = flush_subnormal(beta_1 * *m + (1.0 - beta_1) * g);
+                    *v = flush_subnormal(beta_2 * *v + (1.0 - beta_2) * g * g);
+                    new.write(old - lr * (scale * *m / (v.sqrt() + epsilon)));
+                }
+            };
         // Below a quarter million values one thread is faster: waking rayon's workers cost more
         // than the split saved (mlp-mnist's largest parameter has 100,352).
         const PARALLEL_MIN: usize = 1 << 18;
         const CHUNK: usize = 1 << 14;
+        assert!(
+            [m.len(), v.len(), grad.len()] == [old.len(); 3],
+            "Adam: parameter, moments and gradient differ in size"
+        );
+        let slots = &mut new.spare_capacity_mut()[..old.len()];
         if old.len() < PARALLEL_MIN {
-            update(&mut new, old, m, v, grad);
+            update(slots, old, m, v, grad);
         } else {
-            new.par_chunks_mut(CHUNK)
+            slots
+                .par_chunks_mut(CHUNK)
                 .zip(old.par_chunks(CHUNK))
                 .zip(m.par_chunks_mut(CHUNK))
                 .zip(v.par_chunks_mut(CHUNK))
                 .zip(grad.par_chunks(CHUNK))
                 .for_each(|((((new, old), m), v), g)| update(new, old, m, v, g));
         }
+        // SAFETY: the loops above wrote all `old.len()` slots: the five slices they zip have
+        // `old.len()` values each (asserted).
+        unsafe { new.set_len(old.len()) };
         let param = flex_tensor(new, param.shape());
         (param, moment_1, moment_2)
     }

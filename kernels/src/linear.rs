@@ -7,15 +7,16 @@
 //! GAN's cycles in the kernel's scheduler, putting rayon's workers to sleep and waking them
 //! (README, "Performance against PyTorch"). [`linear`] keeps the layer's parameters and runs:
 //!
-//! - forward, one rayon region: parts of 32 samples, each one GEMM into rows that already hold
-//!   the bias, then the activation in place;
-//! - backward, one region: the input gradient in parts of 64 samples and the weight gradient in
-//!   parts of 64 input features (each a whole-batch product, so nothing is added across parts),
-//!   side by side; the bias gradient as column sums in sample order.
+//! - forward, one rayon region: tiles of 32 samples by 128 outputs, each one GEMM into rows
+//!   that already hold the bias, then the activation in place;
+//! - backward, one region: the input gradient in tiles of 64 samples by 128 input features and
+//!   the weight gradient in parts of 64 input features (each a whole-batch product, so nothing
+//!   is added across parts), side by side; the bias gradient as column sums in sample order.
 //!
 //! Gradients that no parent asks for are not computed: the discriminator's weights in a
 //! generator step, the images in a discriminator step. Every output element comes from one
-//! product of fixed shape, so results are bit-identical at any `RAYON_NUM_THREADS`.
+//! product of fixed shape, so results are bit-identical at any `RAYON_NUM_THREADS`, and the
+//! tiles give the bits of the whole row band (see `matrix::par_tiles`).
 //!
 //! The part sizes follow gemm: it packs the weight matrix again for every call with more than
 //! 48 rows (forward) and, for the input gradient, whose weight operand is a transposed view,
@@ -29,11 +30,19 @@
 //! | Burn's `Linear` and activations | 5,777-5,897 | 5,569-5,752 |
 //! | [`linear`], input gradient in parts of 32 samples | 5,063-5,380 | 6,146-6,238 |
 //! | [`linear`], the weight transposed once per backward | 4,861-4,865 | 5,458-5,561 |
-//! | [`linear`] as it is | 5,768-5,910 | 6,424-6,431 |
+//! | [`linear`] in whole-width row parts | 5,768-5,910 | 6,424-6,431 |
 //!
 //! All ran on a rayon worker (see [`threads`](crate::threads)). The first row comes from an
-//! earlier round, in which the second row's build gave 5,406-5,865 and 6,413-6,950 samples/s:
+//! earlier round, in which the third row's build gave 5,406-5,865 and 6,413-6,950 samples/s:
 //! the machine is shared, so compare rows of one round.
+//!
+//! The row parts alone left a generator step's discriminator backward, which needs only the
+//! input gradient, as one product on one thread at batch 64, and the forward as two. Cutting
+//! the columns too gives every thread work (and 16 threads some): with the same kernels
+//! otherwise, `zoo bench gan-mnist --backends flex --batches 150 --warmup 10`, two alternating
+//! rounds on 2 cores, 2 threads: 9,718-10,311 samples/s in row parts, 10,708-11,278 in tiles
+//! (that build also had Adam's unzeroed output buffer, see [`adam`](crate::adam); 1 thread:
+//! level, 8,927-8,986 against 8,914-8,980).
 //!
 //! Other backends, other element types, layers without a bias and activations the fused pass
 //! does not cover run Burn's `Linear::forward` and Burn's activation.
@@ -69,7 +78,7 @@ use rayon::prelude::*;
 
 use crate::activation::Pointwise;
 use crate::flex::{self, flex_tensor, on_flex_f32, values};
-use crate::matrix::{product, View};
+use crate::matrix::{par_tiles, product, View};
 
 /// `activation(layer.forward(x))` for `x` `[batch, d_input]`, as one operation on flex (see the
 /// module documentation); `None` is no activation. Returns `[batch, d_output]`.
@@ -138,6 +147,11 @@ const ROWS_PER_PART: usize = 32;
 /// Samples per part of the input gradient: gemm packs the weights once per part.
 const GRADIENT_ROWS_PER_PART: usize = 64;
 
+/// Output features per part of the forward pass and input features per part of the input
+/// gradient: a layer's product is cut across its columns too, so that a batch of 64 still
+/// makes several parts for every thread.
+const COLUMNS_PER_PART: usize = 128;
+
 /// Input features per part of the weight gradient: each part is the rows `[64, d_output]` of
 /// the weight gradient, one product over the whole batch.
 const INPUTS_PER_PART: usize = 64;
@@ -175,23 +189,24 @@ impl FlexLinear for Flex {
         );
         let (x, weight, bias) = (values(&x), values(&weight), values(&bias));
         let mut y = bias.repeat(batch); // [batch, output], every row the bias
-        y.par_chunks_mut(ROWS_PER_PART * output.max(1))
-            .enumerate()
-            .for_each(|(part, y)| {
-                let start = part * ROWS_PER_PART;
-                let rows = y.len() / output; // y: [rows, output]
-                let x = View::rows(&x[start * input..(start + rows) * input], input);
-                product(
-                    y,
-                    [rows, input, output],
-                    x,
-                    View::rows(weight, output),
-                    true,
-                );
+        par_tiles(
+            &mut y,
+            [batch, output],
+            [ROWS_PER_PART, COLUMNS_PER_PART],
+            |mut tile| {
+                // tile [rows, columns] += x[rows, :] [rows, input] · weight[:, columns] [input, columns]
+                let x = &x[tile.first_row * input..(tile.first_row + tile.rows) * input];
+                let weight = View::rows(&weight[tile.first_column..], output);
+                tile.product(input, View::rows(x, input), weight, true);
                 if let Some(activation) = activation {
-                    y.iter_mut().for_each(|v| *v = activation.value(*v));
+                    for row in 0..tile.rows {
+                        tile.row_mut(row)
+                            .iter_mut()
+                            .for_each(|v| *v = activation.value(*v));
+                    }
                 }
-            });
+            },
+        );
         flex_tensor(y, [batch, output])
     }
 
@@ -230,22 +245,20 @@ impl FlexLinear for Flex {
         rayon::join(
             || {
                 let Some(d_x) = d_x.as_mut() else { return };
-                d_x.par_chunks_mut(GRADIENT_ROWS_PER_PART * input.max(1))
-                    .enumerate()
-                    .for_each(|(part, d_x)| {
-                        let start = part * GRADIENT_ROWS_PER_PART;
-                        let rows = d_x.len() / input; // d_x: [rows, input]
-                        let d_pre =
-                            View::rows(&d_pre[start * output..(start + rows) * output], output);
-                        // d_x = d_pre [rows, output] · weightᵀ [output, input]
-                        product(
-                            d_x,
-                            [rows, output, input],
-                            d_pre,
-                            View::transposed(weight, output),
-                            false,
-                        );
-                    });
+                par_tiles(
+                    d_x,
+                    [batch, input],
+                    [GRADIENT_ROWS_PER_PART, COLUMNS_PER_PART],
+                    |mut tile| {
+                        let rows = tile.first_row..tile.first_row + tile.rows;
+                        let d_pre = &d_pre[rows.start * output..rows.end * output];
+                        // tile [rows, columns] =
+                        //     d_pre [rows, output] · weight[columns, :]ᵀ [output, columns]
+                        let weight =
+                            View::transposed(&weight[tile.first_column * output..], output);
+                        tile.product(output, View::rows(d_pre, output), weight, false);
+                    },
+                );
             },
             || {
                 let Some(d_weight) = d_weight.as_mut() else {

@@ -9,6 +9,10 @@
 //! assert_eq!(out, [5.0, 11.0, 11.0, 25.0]); // a · aᵀ
 //! ```
 
+use std::marker::PhantomData;
+
+use rayon::prelude::*;
+
 /// A matrix read from a slice: element (i, j) at `i * row_stride + j * column_stride`.
 #[derive(Clone, Copy, Debug)]
 pub struct View<'a> {
@@ -91,6 +95,27 @@ pub fn product(dst: &mut [f32], [m, k, n]: [usize; 3], lhs: View, rhs: View, acc
         size.map_or("more than usize::MAX".to_string(), |size| size.to_string()),
         dst.len()
     );
+    // SAFETY: `dst` holds the `m * n` values of a row-major `[m, n]` matrix (checked above), is
+    // borrowed mutably, so no view aliases it, and every row of it fits isize: no slice holds
+    // more than `isize::MAX` bytes.
+    unsafe { product_into(dst.as_mut_ptr(), n, [m, k, n], lhs, rhs, accumulate) }
+}
+
+/// `dst [m, n] (+)= lhs [m, k] · rhs [k, n]` through `gemm`, one thread, `dst` row `i` at
+/// `dst + i * dst_row_stride`; checks both views first (see [`View`]).
+///
+/// # Safety
+///
+/// `dst` must be valid for writes of the `m` rows of `n` values at that stride, no view may
+/// alias them, and `dst_row_stride` must fit `isize`.
+unsafe fn product_into(
+    dst: *mut f32,
+    dst_row_stride: usize,
+    [m, k, n]: [usize; 3],
+    lhs: View,
+    rhs: View,
+    accumulate: bool,
+) {
     let [lhs_row, lhs_column] = lhs.strides(m, k).unwrap_or_else(|why| panic!("lhs: {why}"));
     let [rhs_row, rhs_column] = rhs.strides(k, n).unwrap_or_else(|why| panic!("rhs: {why}"));
     if m == 0 || n == 0 {
@@ -98,21 +123,24 @@ pub fn product(dst: &mut [f32], [m, k, n]: [usize; 3], lhs: View, rhs: View, acc
     }
     if k == 0 {
         if !accumulate {
-            dst.fill(0.0);
+            for row in 0..m {
+                // SAFETY: row `row` of `dst`, valid for `n` writes (the caller's promise).
+                unsafe { std::slice::from_raw_parts_mut(dst.add(row * dst_row_stride), n) }
+                    .fill(0.0);
+            }
         }
         return;
     }
-    // `n <= dst.len()`, and no slice holds more than `isize::MAX` bytes.
-    let dst_row = isize::try_from(n).expect("a row of dst fits isize");
-    // SAFETY: the checks above (checked arithmetic, no wrapping) keep every element the strides
-    // reach inside the three slices, every stride fits isize, and `dst` is borrowed mutably, so it
-    // aliases neither input.
+    let dst_row = isize::try_from(dst_row_stride).expect("a row stride of dst fits isize");
+    // SAFETY: the view checks above (checked arithmetic, no wrapping) keep every element the
+    // strides reach inside the two input slices, and every stride fits isize; the caller
+    // promises the same for `dst`, which aliases neither input.
     unsafe {
         gemm::gemm(
             m,
             n,
             k,
-            dst.as_mut_ptr(),
+            dst,
             1,
             dst_row,
             accumulate,
@@ -127,11 +155,126 @@ pub fn product(dst: &mut [f32], [m, k, n]: [usize; 3], lhs: View, rhs: View, acc
             false,
             false,
             false,
-            // One thread: the kernels that call it split their work across images or run at
-            // sizes where rayon's split cost more than it saved (see the `lstm` and `conv` modules).
+            // One thread: the kernels that call it split their work across images, tiles or
+            // samples, or run at sizes where rayon's split cost more than it saved (see the
+            // `lstm`, `conv` and `linear` modules).
             gemm::Parallelism::None,
         );
     }
+}
+
+/// One rectangle of a row-major matrix being filled by [`par_tiles`]: rows
+/// `first_row..first_row + rows`, columns `first_column..first_column + columns`.
+pub(crate) struct Tile<'a> {
+    /// Element `(first_row, first_column)` of the matrix.
+    start: *mut f32,
+    /// Columns of the whole matrix: the distance between the tile's rows.
+    row_stride: usize,
+    pub(crate) first_row: usize,
+    pub(crate) first_column: usize,
+    pub(crate) rows: usize,
+    pub(crate) columns: usize,
+    _matrix: PhantomData<&'a mut [f32]>,
+}
+
+impl Tile<'_> {
+    /// Row `row` of the tile, `columns` values.
+    ///
+    /// # Panics
+    ///
+    /// When `row >= rows`.
+    pub(crate) fn row_mut(&mut self, row: usize) -> &mut [f32] {
+        assert!(row < self.rows, "row {row} of a tile of {} rows", self.rows);
+        // SAFETY: `par_tiles` made this tile for a rectangle inside the matrix it borrows
+        // mutably and made no other tile for it, so the row is valid and unaliased.
+        unsafe {
+            std::slice::from_raw_parts_mut(self.start.add(row * self.row_stride), self.columns)
+        }
+    }
+
+    /// `tile [rows, columns] (+)= lhs [rows, k] · rhs [k, columns]`, as [`product`] does it.
+    pub(crate) fn product(&mut self, k: usize, lhs: View, rhs: View, accumulate: bool) {
+        let size = [self.rows, k, self.columns];
+        // SAFETY: as in `row_mut`, every row of the tile is valid and unaliased, and the row
+        // stride is a row length of a slice, so it fits isize.
+        unsafe { product_into(self.start, self.row_stride, size, lhs, rhs, accumulate) }
+    }
+}
+
+/// A pointer that rayon's threads may share: each uses it only for its own tile.
+#[derive(Clone, Copy)]
+struct SharedMatrix(*mut f32);
+
+impl SharedMatrix {
+    /// The element `offset` values past the first.
+    ///
+    /// # Safety
+    ///
+    /// `offset` must lie inside the matrix.
+    unsafe fn at(self, offset: usize) -> *mut f32 {
+        // SAFETY: the caller's promise.
+        unsafe { self.0.add(offset) }
+    }
+}
+
+// SAFETY: `par_tiles` hands each tile to exactly one call of `fill`, and tiles do not overlap.
+unsafe impl Send for SharedMatrix {}
+// SAFETY: as above.
+unsafe impl Sync for SharedMatrix {}
+
+/// Cuts the row-major `[rows, columns]` matrix `dst` into tiles and runs `fill` on each, in
+/// parallel on rayon's threads. The tiles depend on the sizes alone, never on the thread count.
+///
+/// Rows go in parts of `tile_rows`, the last one shorter. Columns go in parts of `tile_columns`,
+/// the last one wider (up to twice as wide) rather than shorter, so that a tile is narrower than
+/// `tile_columns` only where the whole matrix is. `gemm` takes another route, with other
+/// rounding, for products at most 64 rows by 64 columns: with `tile_columns` above 64, a tile's
+/// product goes the way the whole row band's would, and gives its bits (tested below).
+///
+/// # Panics
+///
+/// When `dst` does not hold `rows * columns` values or a tile size is zero.
+pub(crate) fn par_tiles(
+    dst: &mut [f32],
+    [rows, columns]: [usize; 2],
+    [tile_rows, tile_columns]: [usize; 2],
+    fill: impl Fn(Tile) + Sync,
+) {
+    assert_eq!(
+        Some(dst.len()),
+        rows.checked_mul(columns),
+        "par_tiles: a [{rows}, {columns}] matrix in {} values",
+        dst.len()
+    );
+    assert!(
+        tile_rows > 0 && tile_columns > 0,
+        "par_tiles: an empty tile"
+    );
+    if rows == 0 || columns == 0 {
+        return;
+    }
+    let (down, across) = (rows.div_ceil(tile_rows), (columns / tile_columns).max(1));
+    let matrix = SharedMatrix(dst.as_mut_ptr());
+    (0..down * across).into_par_iter().for_each(|index| {
+        let (down_index, across_index) = (index / across, index % across);
+        let (first_row, first_column) = (down_index * tile_rows, across_index * tile_columns);
+        let tile_width = if across_index + 1 == across {
+            columns - first_column
+        } else {
+            tile_columns
+        };
+        fill(Tile {
+            // SAFETY: `first_row < rows` and `first_column < columns`, so the offset is inside
+            // `dst`.
+            start: unsafe { matrix.at(first_row * columns + first_column) },
+            row_stride: columns,
+            first_row,
+            first_column,
+            rows: tile_rows.min(rows - first_row),
+            columns: tile_width,
+            _matrix: PhantomData,
+        })
+    });
 }
 
 /// `matrix` `[rows, columns]` (row-major) transposed to `[columns, rows]`, tile by tile so that
@@ -591,5 +734,100 @@ mod tests {
             "too few products computed: {tally:?}"
         );
         assert!(tally.refused > tenth, "too few refusals: {tally:?}");
+    }
+
+    /// Every tile of a product cut by `par_tiles` holds the bits of the product computed whole,
+    /// row band by row band, for both layouts of the right operand: the dense layers' shapes at
+    /// batches 64, 32 and 16, with right edges 16 and 72 columns past the last whole tile.
+    #[test]
+    fn tiles_give_the_bits_of_whole_row_bands() {
+        let value = |i: usize| ((i as f32) * 0.618).sin();
+        let shapes = [
+            [64, 512, 784],
+            [64, 784, 512],
+            [32, 784, 128],
+            [16, 128, 784],
+            [16, 784, 200],
+            [64, 600, 328],
+            [32, 32, 100],
+        ];
+        for [m, k, n] in shapes {
+            let lhs: Vec<f32> = (0..m * k).map(value).collect();
+            let rhs: Vec<f32> = (0..k * n).map(|i| value(i + 7)).collect();
+            for tile in [[32, 128], [64, 128]] {
+                for transposed in [false, true] {
+                    let rhs_view = |first_column: usize| {
+                        if transposed {
+                            View::transposed(&rhs[first_column * k..], k) // [n, k] read as [k, n]
+                        } else {
+                            View::rows(&rhs[first_column..], n)
+                        }
+                    };
+                    let mut whole = vec![0.5; m * n];
+                    for (band, dst) in whole.chunks_mut(tile[0] * n).enumerate() {
+                        let rows = dst.len() / n;
+                        let lhs = &lhs[band * tile[0] * k..(band * tile[0] + rows) * k];
+                        product(dst, [rows, k, n], View::rows(lhs, k), rhs_view(0), true);
+                    }
+                    let mut tiled = vec![0.5; m * n];
+                    par_tiles(&mut tiled, [m, n], tile, |mut t| {
+                        let lhs = &lhs[t.first_row * k..(t.first_row + t.rows) * k];
+                        t.product(k, View::rows(lhs, k), rhs_view(t.first_column), true);
+                    });
+                    let differ = whole
+                        .iter()
+                        .zip(&tiled)
+                        .filter(|(a, b)| a.to_bits() != b.to_bits())
+                        .count();
+                    assert_eq!(
+                        differ, 0,
+                        "[{m}, {k}] x [{k}, {n}], tiles {tile:?}, transposed {transposed}"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn tiles_cover_the_matrix_once_with_a_wide_last_column() {
+        let (rows, columns) = (70, 300); // bands of 32, 32, 6; columns 128 and 172
+        let mut tiles = std::sync::Mutex::new(Vec::new());
+        let mut counts = vec![0.0f32; rows * columns];
+        par_tiles(&mut counts, [rows, columns], [32, 128], |mut t| {
+            for row in 0..t.rows {
+                t.row_mut(row).iter_mut().for_each(|v| *v += 1.0);
+            }
+            tiles
+                .lock()
+                .unwrap()
+                .push((t.first_row, t.first_column, t.rows, t.columns));
+        });
+        let mut tiles = tiles.get_mut().unwrap().clone();
+        tiles.sort();
+        assert_eq!(
+            tiles,
+            [
+                (0, 0, 32, 128),
+                (0, 128, 32, 172),
+                (32, 0, 32, 128),
+                (32, 128, 32, 172),
+                (64, 0, 6, 128),
+                (64, 128, 6, 172),
+            ]
+        );
+        assert!(
+            counts.iter().all(|&c| c == 1.0),
+            "every element written once"
+        );
+        let mut narrow = vec![0.0f32; 3 * 50];
+        let mut widths = std::sync::Mutex::new(Vec::new());
+        par_tiles(&mut narrow, [3, 50], [32, 128], |t| {
+            widths.lock().unwrap().push(t.columns)
+        });
+        assert_eq!(
+            *widths.get_mut().unwrap(),
+            [50],
+            "a matrix narrower than a tile is one tile"
+        );
     }
 }
