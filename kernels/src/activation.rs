@@ -125,6 +125,7 @@ fn contiguous(tensor: FlexTensor) -> FlexTensor {
 
 impl FlexActivation for Flex {
     fn zoo_activate(x: FloatTensor<Self>, activation: Pointwise) -> FloatTensor<Self> {
+        crate::threads::keep_awake();
         let x = contiguous(x);
         let y: Vec<f32> = values(&x).iter().map(|&v| activation.value(v)).collect();
         flex_tensor(y, x.shape())
@@ -135,6 +136,7 @@ impl FlexActivation for Flex {
         output_grad: FloatTensor<Self>,
         activation: Pointwise,
     ) -> FloatTensor<Self> {
+        crate::threads::keep_awake();
         let (y, grad) = (contiguous(y), contiguous(output_grad));
         let (ys, gs) = (values(&y), values(&grad));
         assert_eq!(ys.len(), gs.len(), "output and gradient differ in size");

@@ -149,6 +149,7 @@ impl FusedAdamOps for Flex {
         scale: f32,
         epsilon: f32,
     ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>) {
+        crate::threads::keep_awake();
         let (grad, param) = (grad.to_contiguous(), param.to_contiguous());
         let grad: &[f32] = grad.as_slice().expect("contiguous gradient");
         let old: &[f32] = param.as_slice().expect("contiguous parameter");

@@ -144,6 +144,7 @@ impl FlexConv for Flex {
         bias: FloatTensor<Self>,
         options: ConvOptions<2>,
     ) -> FloatTensor<Self> {
+        crate::threads::keep_awake();
         if !covered(&options, [&x, &weight, &bias]) {
             return Self::conv2d(x, weight, Some(bias), options);
         }
@@ -188,6 +189,7 @@ impl FlexConv for Flex {
         output_grad: FloatTensor<Self>,
         options: ConvOptions<2>,
     ) -> FloatTensor<Self> {
+        crate::threads::keep_awake();
         if !covered(&options, [&x, &weight, &output_grad]) {
             return Self::conv2d_x_backward(x, weight, output_grad, options);
         }
@@ -226,6 +228,7 @@ impl FlexConv for Flex {
         output_grad: FloatTensor<Self>,
         options: ConvOptions<2>,
     ) -> FloatTensor<Self> {
+        crate::threads::keep_awake();
         if !covered(&options, [&x, &weight, &output_grad]) {
             return Self::conv2d_weight_backward(x, weight, output_grad, options);
         }
@@ -278,6 +281,7 @@ impl FlexConv for Flex {
         bias: FloatTensor<Self>,
         output_grad: FloatTensor<Self>,
     ) -> FloatTensor<Self> {
+        crate::threads::keep_awake();
         let [batch, out, oh, ow] = dims4(&output_grad.shape());
         let row_len = batch * oh * ow;
         if output_grad.dtype() != DType::F32 || row_len == 0 {

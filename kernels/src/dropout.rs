@@ -140,6 +140,7 @@ pub trait FlexDropout: Backend {
 
 impl FlexDropout for Flex {
     fn zoo_dropout(x: FloatTensor<Self>, mask: Mask) -> FloatTensor<Self> {
+        crate::threads::keep_awake();
         assert_eq!(x.dtype(), DType::F32, "the fused dropout runs in f32");
         let x = x.to_contiguous();
         let values: &[f32] = x.as_slice().expect("contiguous");

@@ -26,7 +26,9 @@
 //! Every kernel splits its work into parts of a fixed size and adds partial sums in a fixed
 //! order, so results are bit-identical at any `RAYON_NUM_THREADS`. Their parallel parts start
 //! fastest from one of rayon's own threads: [`threads::run_on_worker`] runs a whole job there
-//! (`zoo_train::train` and the `zoo` command do).
+//! (`zoo_train::train` and the `zoo` command do). Each kernel also keeps rayon's other workers
+//! looking for work for a millisecond after their last job, instead of asleep, so the next
+//! kernel's parts start on them without a wake-up (see [`threads`]).
 //!
 //! `cargo test -p zoo-kernels` runs those tests; `cargo bench -p zoo-kernels` times the
 //! convolution and the LSTM against Burn's layers.

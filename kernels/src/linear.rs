@@ -179,6 +179,7 @@ impl FlexLinear for Flex {
         bias: FloatTensor<Self>,
         activation: Option<Pointwise>,
     ) -> FloatTensor<Self> {
+        crate::threads::keep_awake();
         let [x, weight, bias] = [x, weight, bias].map(contiguous);
         let ([batch, input], [weight_rows, output]) = (matrix_dims(&x), matrix_dims(&weight));
         assert_eq!(input, weight_rows, "x and weight disagree on d_input");
@@ -222,6 +223,7 @@ impl FlexLinear for Flex {
         Option<FloatTensor<Self>>,
         Option<FloatTensor<Self>>,
     ) {
+        crate::threads::keep_awake();
         let [x, weight, y, output_grad] = [x, weight, y, output_grad].map(contiguous);
         let ([batch, input], [_, output]) = (matrix_dims(&x), matrix_dims(&weight));
         let (x, weight, grad) = (values(&x), values(&weight), values(&output_grad));

@@ -202,6 +202,7 @@ impl FlexLstm for Flex {
         h0: FloatTensor<Self>,
         c0: FloatTensor<Self>,
     ) -> (FloatTensor<Self>, FloatTensor<Self>) {
+        crate::threads::keep_awake();
         let n = Sizes::of(&x, &w_hh);
         let [x, w_ih, w_hh, bias, h0, c0] = [x, w_ih, w_hh, bias, h0, c0].map(contiguous);
         let weights = Weights {
@@ -259,6 +260,7 @@ impl FlexLstm for Flex {
         FloatTensor<Self>,
         FloatTensor<Self>,
     ) {
+        crate::threads::keep_awake();
         let n = Sizes::of(&x, &w_hh);
         let (b, t_len, h, input) = (n.batch, n.time, n.hidden, n.input);
         let [x, w_ih, w_hh, workspace, output_grad] =

@@ -104,6 +104,7 @@ fn burns_backward<B: Backend>(
 
 impl FlexPool for Flex {
     fn zoo_max_pool2d(x: FloatTensor<Self>, kernel: [usize; 2]) -> FloatTensor<Self> {
+        crate::threads::keep_awake();
         if x.dtype() != DType::F32 {
             return Self::max_pool2d(x, kernel, kernel, [0, 0], [1, 1], false);
         }
@@ -124,6 +125,7 @@ impl FlexPool for Flex {
         output_grad: FloatTensor<Self>,
         kernel: [usize; 2],
     ) -> FloatTensor<Self> {
+        crate::threads::keep_awake();
         if x.dtype() != DType::F32 || output_grad.dtype() != DType::F32 {
             return burns_backward::<Self>(x, output_grad, kernel);
         }

@@ -24,6 +24,11 @@
 //! assert_eq!(outer, inner);
 //! ```
 
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use rayon::Yield;
+
 /// Stack of the pool's threads when [`run_on_worker`] builds it: a program's main thread gets
 /// 8 MiB on Linux, rayon's threads 2 MiB by default.
 const WORKER_STACK_BYTES: usize = 8 << 20;
@@ -43,4 +48,97 @@ pub fn run_on_worker<R: Send>(work: impl FnOnce() -> R + Send) -> R {
         .stack_size(WORKER_STACK_BYTES)
         .build_global();
     rayon::scope(|_| work())
+}
+
+/// How long a woken worker keeps looking for work before it goes back to rayon's sleep.
+const SPIN: Duration = Duration::from_millis(1);
+
+/// Pause instructions between two looks for work.
+///
+/// Looking without a pause slowed the thread doing the work: mlp-mnist, whose regions are too
+/// small to share, trained 5% slower at 2 threads with the second thread looking for work all
+/// the time than with it asleep, and `perf` showed that thread in the queues' atomics
+/// (crossbeam's steal and epoch pinning) shared with the first.
+const POLL_PAUSES: usize = 32;
+
+/// The workers spinning for work now (see [`keep_awake`]).
+static SPINNING: AtomicUsize = AtomicUsize::new(0);
+
+/// Keeps the pool's other workers awake, looking for work, for the next [`SPIN`] after their
+/// last job, so that the parallel parts of the next operations start on them at once.
+///
+/// rayon puts a worker to sleep after about 32 rounds without work (tens of microseconds), and
+/// the next parallel region wakes it through the kernel's scheduler: the gaps between a
+/// training step's regions are longer than that. On this 2-core machine `perf` found 11% of the
+/// MLP GAN's training thread in those wake-ups at 2 threads. OpenMP runtimes, and so PyTorch,
+/// keep their workers spinning for a while instead; this does the same within rayon: each other
+/// worker runs a job that takes work through `rayon::yield_now` until it has found none for
+/// [`SPIN`]. A no-op at one thread, or while the workers are still awake from the last call.
+/// Every flex kernel calls it first.
+///
+/// Measured with `zoo bench RECIPE --backends flex --batches 150 --warmup 10` on 2 cores,
+/// alternating with a build that differs only in this (samples/s at 2 threads): gan-mnist
+/// 10,709-11,315 → 13,758-13,844 (two rounds), cnn-mnist 1,739 → 1,788 and lstm-seqmnist
+/// 11,997 → 12,259 (one round each); at 1 thread nothing changes. mlp-mnist, whose regions are
+/// Burn's tiny matrix products, is 2-5% slower at 2 threads (118,419-126,904 → 111,331-121,176
+/// over five rounds): with the second thread awake they are shared, where it used to do them
+/// all alone. Its fastest setting is 1 thread either way.
+pub(crate) fn keep_awake() {
+    let threads = rayon::current_num_threads();
+    let owner = rayon::current_thread_index();
+    let others = threads - usize::from(owner.is_some());
+    if threads < 2
+        || SPINNING
+            .compare_exchange(0, others, Ordering::AcqRel, Ordering::Relaxed)
+            .is_err()
+    {
+        return;
+    }
+    rayon::spawn_broadcast(move |context| {
+        if Some(context.index()) == owner {
+            return;
+        }
+        let mut last_job = Instant::now();
+        loop {
+            match rayon::yield_now() {
+                Some(Yield::Executed) => last_job = Instant::now(),
+                Some(Yield::Idle) if last_job.elapsed() < SPIN => {
+                    // About a microsecond between looks: each look touches the other workers'
+                    // queues, which they are pushing to (see `POLL_PAUSES`).
+                    (0..POLL_PAUSES).for_each(|_| std::hint::spin_loop());
+                }
+                _ => break,
+            }
+        }
+        SPINNING.fetch_sub(1, Ordering::AcqRel);
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rayon::prelude::*;
+
+    #[test]
+    fn awake_workers_run_the_work_and_go_back_to_sleep() {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(3)
+            .build()
+            .expect("a thread pool");
+        let sum: u64 = pool.install(|| {
+            keep_awake();
+            (0..100_000u64).into_par_iter().sum()
+        });
+        assert_eq!(sum, 99_999 * 100_000 / 2);
+        // The other workers stop looking for work a millisecond after their last job (other
+        // tests in this binary may wake them again meanwhile, hence the long deadline).
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while SPINNING.load(Ordering::Acquire) != 0 {
+            assert!(
+                Instant::now() < deadline,
+                "workers still spinning after 10 s"
+            );
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    }
 }
