@@ -170,9 +170,13 @@ impl FusedAdamOps for Flex {
                     new.write(old - lr * (scale * *m / (v.sqrt() + epsilon)));
                 }
             };
-        // Below a quarter million values one thread is faster: waking rayon's workers cost more
-        // than the split saved (mlp-mnist's largest parameter has 100,352).
-        const PARALLEL_MIN: usize = 1 << 18;
+        // Smaller parameters stay on one thread. The threshold was a quarter million while every
+        // split had to wake a sleeping worker; with the workers kept awake
+        // (`threads::keep_awake`), splitting from 65,536 values up paid, `zoo bench RECIPE
+        // --backends flex --batches 150 --warmup 10` at 2 threads, alternating builds:
+        // gan-mnist (two 131,072-value weights) 14,485-14,803 -> 14,849-15,245 samples/s,
+        // mlp-mnist (its largest weight has 100,352) 124,830 -> 137,015; level at 1 thread.
+        const PARALLEL_MIN: usize = 1 << 16;
         const CHUNK: usize = 1 << 14;
         assert!(
             [m.len(), v.len(), grad.len()] == [old.len(); 3],
