@@ -27,7 +27,7 @@
 //! ```
 
 use crate::conv_gemm::conv2d_gemm;
-use crate::flex::flex_tensor;
+use crate::flex::{flex_tensor, par_build};
 use crate::matrix::{product, View};
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
 use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
@@ -158,28 +158,26 @@ impl FlexConv for Flex {
         let input: &[f32] = x.as_slice().expect("contiguous input");
         let weights: &[f32] = weight.as_slice().expect("contiguous weight"); // [out, in*kh*kw]
         let bias: &[f32] = bias.as_slice().expect("contiguous bias");
-        let mut output = vec![0.0f32; shape.batch * out * pixels]; // [batch, out, oh*ow]
-        if output.is_empty() {
-            return flex_tensor(output, shape.output());
+        let len = shape.batch * out * pixels;
+        if len == 0 {
+            return flex_tensor(Vec::new(), shape.output());
         }
         // Per image: im2col into a buffer that stays in cache, the bias in every output plane,
         // then one GEMM adds weight [out, in*kh*kw] x patches [in*kh*kw, oh*ow].
         let patches = &shape.patches;
-        output
-            .par_chunks_mut(IMAGES_PER_TASK * out * pixels)
-            .enumerate()
-            .for_each(|(run, run_output)| {
-                let mut cols = vec![0.0f32; rows * pixels]; // [in*kh*kw, oh*ow]
-                for (i, image_output) in run_output.chunks_mut(out * pixels).enumerate() {
-                    let image = run * IMAGES_PER_TASK + i;
-                    patches.write(&input[image * image_len..][..image_len], &mut cols);
-                    for (plane, &b) in image_output.chunks_mut(pixels).zip(bias) {
-                        plane.fill(b);
-                    }
-                    let (lhs, rhs) = (View::rows(weights, rows), View::rows(&cols, pixels));
-                    product(image_output, [out, rows, pixels], lhs, rhs, true);
+        // [batch, out, oh*ow]
+        let output = par_build(len, IMAGES_PER_TASK * out * pixels, |run, run_output| {
+            let mut cols = vec![0.0f32; rows * pixels]; // [in*kh*kw, oh*ow]
+            for (i, image_output) in run_output.chunks_mut(out * pixels).enumerate() {
+                let image = run * IMAGES_PER_TASK + i;
+                patches.write(&input[image * image_len..][..image_len], &mut cols);
+                for (plane, &b) in image_output.chunks_mut(pixels).zip(bias) {
+                    plane.fill(b);
                 }
-            });
+                let (lhs, rhs) = (View::rows(weights, rows), View::rows(&cols, pixels));
+                product(image_output, [out, rows, pixels], lhs, rhs, true);
+            }
+        });
         flex_tensor(output, shape.output())
     }
 
@@ -198,27 +196,25 @@ impl FlexConv for Flex {
         let (weight, output_grad) = (weight.to_contiguous(), output_grad.to_contiguous());
         let weights: &[f32] = weight.as_slice().expect("contiguous weight"); // [out, in*kh*kw]
         let grad: &[f32] = output_grad.as_slice().expect("contiguous output gradient");
-        let mut grad_x = vec![0.0f32; shape.batch * image_len]; // [batch, in, h, w]
-        if grad_x.is_empty() || pixels == 0 {
-            return flex_tensor(grad_x, x.shape());
+        let len = shape.batch * image_len;
+        if len == 0 || pixels == 0 {
+            return flex_tensor(vec![0.0; len], x.shape());
         }
         // Per image: the patches' gradient weightᵀ [in*kh*kw, out] x output gradient
         // [out, oh*ow] in one GEMM, then each patch entry added back where im2col read it.
         let patches = &shape.patches;
-        grad_x
-            .par_chunks_mut(IMAGES_PER_TASK * image_len)
-            .enumerate()
-            .for_each(|(run, run_grad)| {
-                let mut cols = vec![0.0f32; rows * pixels]; // [in*kh*kw, oh*ow]
-                for (i, image_grad) in run_grad.chunks_mut(image_len).enumerate() {
-                    let image = run * IMAGES_PER_TASK + i;
-                    let image_output_grad = &grad[image * out * pixels..][..out * pixels];
-                    let lhs = View::transposed(weights, rows);
-                    let rhs = View::rows(image_output_grad, pixels);
-                    product(&mut cols, [rows, out, pixels], lhs, rhs, false);
-                    patches.add_back(&cols, image_grad);
-                }
-            });
+        // [batch, in, h, w]
+        let grad_x = par_build(len, IMAGES_PER_TASK * image_len, |run, run_grad| {
+            let mut cols = vec![0.0f32; rows * pixels]; // [in*kh*kw, oh*ow]
+            for (i, image_grad) in run_grad.chunks_mut(image_len).enumerate() {
+                let image = run * IMAGES_PER_TASK + i;
+                let image_output_grad = &grad[image * out * pixels..][..out * pixels];
+                let lhs = View::transposed(weights, rows);
+                let rhs = View::rows(image_output_grad, pixels);
+                product(&mut cols, [rows, out, pixels], lhs, rhs, false);
+                patches.add_back(&cols, image_grad);
+            }
+        });
         flex_tensor(grad_x, x.shape())
     }
 
@@ -289,14 +285,12 @@ impl FlexConv for Flex {
         }
         let output_grad = output_grad.to_contiguous();
         let grad: &[f32] = output_grad.as_slice().expect("contiguous output gradient");
-        let mut rows = vec![0.0f32; out * row_len]; // [out, batch*oh*ow]
-        rows.par_chunks_mut(row_len)
-            .enumerate()
-            .for_each(|(channel, row)| {
-                for (image, plane) in row.chunks_mut(oh * ow).enumerate() {
-                    plane.copy_from_slice(&grad[(image * out + channel) * oh * ow..][..oh * ow]);
-                }
-            });
+        // [out, batch*oh*ow]
+        let rows = par_build(out * row_len, row_len, |channel, row| {
+            for (image, plane) in row.chunks_mut(oh * ow).enumerate() {
+                plane.copy_from_slice(&grad[(image * out + channel) * oh * ow..][..oh * ow]);
+            }
+        });
         let rows = flex_tensor(rows, [out, row_len]);
         Self::float_reshape(Self::float_sum_dim(rows, 1), bias.shape()) // [out]
     }

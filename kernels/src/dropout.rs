@@ -30,9 +30,8 @@ use burn::backend::{backend_extension, Backend, Flex, TensorMetadata};
 use burn::nn::Dropout;
 use burn::prelude::*;
 use burn::tensor::{DType, Distribution};
-use rayon::prelude::*;
 
-use crate::flex::{flex_tensor, on_flex_f32};
+use crate::flex::{flex_tensor, on_flex_f32, par_build};
 
 /// `layer.forward(x)`: during training (an autodiff device and the layer's training flag on)
 /// zeroes each element with probability `layer.prob` and scales the others by
@@ -99,19 +98,15 @@ impl Mask {
             values.len() <= u32::MAX as usize,
             "the fused dropout indexes elements with 32 bits"
         );
-        let mut out = vec![0.0f32; values.len()];
         // Parts of a fixed size on rayon's threads: each element's factor depends on its index
         // alone, so the result is the same at any thread count.
-        out.par_chunks_mut(ELEMENTS_PER_PART)
-            .zip(values.par_chunks(ELEMENTS_PER_PART))
-            .enumerate()
-            .for_each(|(part, (out, values))| {
-                let first = (part * ELEMENTS_PER_PART) as u32;
-                for (index, (o, &v)) in (first..).zip(out.iter_mut().zip(values)) {
-                    *o = v * self.factor(index);
-                }
-            });
-        out
+        par_build(values.len(), ELEMENTS_PER_PART, |part, out| {
+            let first = part * ELEMENTS_PER_PART;
+            let values = &values[first..][..out.len()];
+            for (index, (o, &v)) in (first as u32..).zip(out.iter_mut().zip(values)) {
+                *o = v * self.factor(index);
+            }
+        })
     }
 }
 

@@ -3,6 +3,7 @@
 
 use burn::backend::flex::FlexTensor;
 use burn::tensor::{DType, Device, Tensor, TensorData};
+use rayon::prelude::*;
 
 /// Whether `x` is an f32 tensor on flex, with or without autodiff: what the fused operations
 /// cover (every other tensor takes Burn's own operations).
@@ -25,4 +26,63 @@ pub(crate) fn values(tensor: &FlexTensor) -> &[f32] {
 /// A flex tensor of `shape` holding `data`.
 pub(crate) fn flex_tensor(data: Vec<f32>, shape: impl Into<Vec<usize>>) -> FlexTensor {
     FlexTensor::from_data(TensorData::new(data, shape.into()))
+}
+
+/// A new vector of `len` values built in parts of `part` values on rayon's threads: each part
+/// is zeroed by the thread that then hands it to `fill(index, part)`, so that part `index`
+/// holds values `index * part..` (the last part may be shorter).
+///
+/// A kernel's output made as `vec![0.0; len]` is zeroed on the calling thread before the
+/// parallel loop starts: at 2 threads that serial zeroing of the classic CNN's activations and
+/// gradients was 11% of its training thread (`perf`). Zeroed here, it is shared out with the
+/// work and done just before the part is written, while the part is in cache.
+/// `zoo bench cnn-mnist --backends flex --batches 150 --warmup 10`, two alternating rounds on 2
+/// cores, with the convolution, pooling and dropout outputs built here: 1,688-1,743 →
+/// 1,905-1,964 samples/s at 2 threads, 1,019-1,038 → 1,083-1,094 at 1.
+///
+/// # Panics
+///
+/// When `part` is zero.
+pub(crate) fn par_build(
+    len: usize,
+    part: usize,
+    fill: impl Fn(usize, &mut [f32]) + Sync,
+) -> Vec<f32> {
+    assert!(part > 0, "par_build: parts of zero values");
+    let mut values = Vec::with_capacity(len);
+    values.spare_capacity_mut()[..len]
+        .par_chunks_mut(part)
+        .enumerate()
+        .for_each(|(index, part)| {
+            // SAFETY: all zero bits are 0.0, so after `write_bytes` every value of the part is
+            // an initialised f32 and the part may be read as `[f32]`.
+            let part = unsafe {
+                std::ptr::write_bytes(part.as_mut_ptr(), 0, part.len());
+                std::slice::from_raw_parts_mut(part.as_mut_ptr().cast::<f32>(), part.len())
+            };
+            fill(index, part);
+        });
+    // SAFETY: every part of the first `len` values was zeroed above (a panic in `fill` ends the
+    // call before this line).
+    unsafe { values.set_len(len) };
+    values
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn par_build_hands_out_zeroed_parts_in_order() {
+        // 10 values in parts of 4: indices 0, 1, 2, the last part 2 values long.
+        let built = par_build(10, 4, |index, part| {
+            assert!(part.iter().all(|&v| v == 0.0), "part {index} not zeroed");
+            part[0] = index as f32 + 1.0;
+            if index == 2 {
+                assert_eq!(part.len(), 2);
+            }
+        });
+        assert_eq!(built, [1.0, 0.0, 0.0, 0.0, 2.0, 0.0, 0.0, 0.0, 3.0, 0.0]);
+        assert!(par_build(0, 4, |_, _| panic!("no part for no values")).is_empty());
+    }
 }

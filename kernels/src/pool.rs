@@ -30,8 +30,7 @@ use burn::nn::PaddingConfig2d;
 use burn::prelude::*;
 use burn::tensor::{DType, IntDType, Shape};
 
-use crate::flex::flex_tensor;
-use rayon::prelude::*;
+use crate::flex::{flex_tensor, par_build};
 
 /// `pool.forward(x)`, through [`FlexPool`] when `x` lives on flex (with or without autodiff)
 /// and the windows do not overlap (kernel = stride, no padding, no dilation, floor mode).
@@ -112,11 +111,14 @@ impl FlexPool for Flex {
         let x = x.to_contiguous();
         let input: &[f32] = x.as_slice().expect("contiguous input");
         let [oh, ow] = windows.out;
-        let mut output = vec![0.0f32; windows.planes * oh * ow];
-        output
-            .par_chunks_mut(oh * ow)
-            .zip(input.par_chunks(windows.plane_len()))
-            .for_each(|(out_plane, plane)| windows.max_plane(plane, out_plane));
+        let plane_len = windows.plane_len();
+        let output = par_build(
+            windows.planes * oh * ow,
+            (oh * ow).max(1),
+            |index, out_plane| {
+                windows.max_plane(&input[index * plane_len..][..plane_len], out_plane)
+            },
+        );
         flex_tensor(output, windows.out_shape())
     }
 
@@ -134,14 +136,11 @@ impl FlexPool for Flex {
         let input: &[f32] = x.as_slice().expect("contiguous input");
         let grad: &[f32] = output_grad.as_slice().expect("contiguous output gradient");
         let [oh, ow] = windows.out;
-        let mut input_grad = vec![0.0f32; input.len()];
-        input_grad
-            .par_chunks_mut(windows.plane_len())
-            .zip(input.par_chunks(windows.plane_len()))
-            .zip(grad.par_chunks(oh * ow))
-            .for_each(|((grad_plane, plane), out_grad)| {
-                windows.route_plane(plane, out_grad, grad_plane);
-            });
+        let plane_len = windows.plane_len();
+        let input_grad = par_build(input.len(), plane_len.max(1), |index, grad_plane| {
+            let plane = &input[index * plane_len..][..plane_len];
+            windows.route_plane(plane, &grad[index * oh * ow..][..oh * ow], grad_plane);
+        });
         flex_tensor(input_grad, x.shape())
     }
 }
