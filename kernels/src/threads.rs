@@ -53,14 +53,6 @@ pub fn run_on_worker<R: Send>(work: impl FnOnce() -> R + Send) -> R {
 /// How long a woken worker keeps looking for work before it goes back to rayon's sleep.
 const SPIN: Duration = Duration::from_millis(1);
 
-/// Pause instructions between two looks for work.
-///
-/// Looking without a pause slowed the thread doing the work: mlp-mnist, whose regions are too
-/// small to share, trained 5% slower at 2 threads with the second thread looking for work all
-/// the time than with it asleep, and `perf` showed that thread in the queues' atomics
-/// (crossbeam's steal and epoch pinning) shared with the first.
-const POLL_PAUSES: usize = 32;
-
 /// The workers spinning for work now (see [`keep_awake`]).
 static SPINNING: AtomicUsize = AtomicUsize::new(0);
 
@@ -83,6 +75,16 @@ static SPINNING: AtomicUsize = AtomicUsize::new(0);
 /// Burn's tiny matrix products, is 2-5% slower at 2 threads (118,419-126,904 → 111,331-121,176
 /// over five rounds): with the second thread awake they are shared, where it used to do them
 /// all alone. Its fastest setting is 1 thread either way.
+///
+/// Between two looks a waiting worker gives its core to any other thread that is ready
+/// (`std::thread::yield_now`), which costs nothing when none is. Looking again at once slowed
+/// the working thread through the queues' shared atomics (mlp-mnist 5% at 2 threads), and
+/// a pause of 32 `spin_loop` hints instead kept the core from other processes: two `zoo bench
+/// gan-mnist` at 2 threads each, side by side on the 2 cores (as `zoo search --workers 2`
+/// runs), gave 6,099-6,830 samples/s each with the pauses against 7,763-8,595 with sleeping
+/// workers and 8,909-9,093 with the yield; two cnn-mnist, 997-999 sleeping against 1,046-1,063.
+/// Alone at 2 threads, the yield against the pauses, one round: gan-mnist 14,456 → 15,003,
+/// cnn-mnist 1,985 → 2,013, lstm-seqmnist 12,475 → 12,119, mlp-mnist 135,079 → 143,318.
 pub(crate) fn keep_awake() {
     let threads = rayon::current_num_threads();
     let owner = rayon::current_thread_index();
@@ -102,11 +104,9 @@ pub(crate) fn keep_awake() {
         loop {
             match rayon::yield_now() {
                 Some(Yield::Executed) => last_job = Instant::now(),
-                Some(Yield::Idle) if last_job.elapsed() < SPIN => {
-                    // About a microsecond between looks: each look touches the other workers'
-                    // queues, which they are pushing to (see `POLL_PAUSES`).
-                    (0..POLL_PAUSES).for_each(|_| std::hint::spin_loop());
-                }
+                // The core goes to any other thread that is ready to run, between looks (see
+                // `keep_awake`).
+                Some(Yield::Idle) if last_job.elapsed() < SPIN => std::thread::yield_now(),
                 _ => break,
             }
         }
