@@ -69,22 +69,20 @@ static SPINNING: AtomicUsize = AtomicUsize::new(0);
 /// Every flex kernel calls it first.
 ///
 /// Measured with `zoo bench RECIPE --backends flex --batches 150 --warmup 10` on 2 cores,
-/// alternating with a build that differs only in this (samples/s at 2 threads): gan-mnist
-/// 10,709-11,315 → 13,758-13,844 (two rounds), cnn-mnist 1,739 → 1,788 and lstm-seqmnist
-/// 11,997 → 12,259 (one round each); at 1 thread nothing changes. mlp-mnist, whose regions are
-/// Burn's tiny matrix products, is 2-5% slower at 2 threads (118,419-126,904 → 111,331-121,176
-/// over five rounds): with the second thread awake they are shared, where it used to do them
-/// all alone. Its fastest setting is 1 thread either way.
-///
-/// Between two looks a waiting worker gives its core to any other thread that is ready
-/// (`std::thread::yield_now`), which costs nothing when none is. Looking again at once slowed
-/// the working thread through the queues' shared atomics (mlp-mnist 5% at 2 threads), and
-/// a pause of 32 `spin_loop` hints instead kept the core from other processes: two `zoo bench
-/// gan-mnist` at 2 threads each, side by side on the 2 cores (as `zoo search --workers 2`
-/// runs), gave 6,099-6,830 samples/s each with the pauses against 7,763-8,595 with sleeping
-/// workers and 8,909-9,093 with the yield; two cnn-mnist, 997-999 sleeping against 1,046-1,063.
-/// Alone at 2 threads, the yield against the pauses, one round: gan-mnist 14,456 → 15,003,
-/// cnn-mnist 1,985 → 2,013, lstm-seqmnist 12,475 → 12,119, mlp-mnist 135,079 → 143,318.
+/// alternating with a build without it (samples/s at 2 threads; at 1 thread nothing changes).
+/// With workers that looked again as soon as they found nothing: gan-mnist 10,709-11,315 →
+/// 13,758-13,844 (two rounds), cnn-mnist 1,739 → 1,788 and lstm-seqmnist 11,997 → 12,259 (one
+/// round each), but mlp-mnist, whose regions are Burn's tiny matrix products, 2-5% slower
+/// (118,419-126,904 → 111,331-121,176 over five rounds), `perf` showing the waiting worker in
+/// the queues' shared atomics (crossbeam's steal and epoch pinning) beside the working thread.
+/// A pause of 32 `spin_loop` hints between looks did not help it, and kept the core from other
+/// processes: two `zoo bench gan-mnist` at 2 threads each, side by side on the 2 cores (as
+/// `zoo search --workers 2` runs), gave 6,099-6,830 samples/s each, against 7,763-8,595 with
+/// sleeping workers. So between two looks a waiting worker gives its core to any other thread
+/// that is ready (`std::thread::yield_now`), which costs nothing when none is: side by side
+/// 8,909-9,093 each (two cnn-mnist: 1,046-1,063 against 997-999 sleeping), and alone, against
+/// the pauses, one round: gan-mnist 14,456 → 15,003, cnn-mnist 1,985 → 2,013, lstm-seqmnist
+/// 12,475 → 12,119, mlp-mnist 135,079 → 143,318.
 pub(crate) fn keep_awake() {
     let threads = rayon::current_num_threads();
     let owner = rayon::current_thread_index();
@@ -104,8 +102,7 @@ pub(crate) fn keep_awake() {
         loop {
             match rayon::yield_now() {
                 Some(Yield::Executed) => last_job = Instant::now(),
-                // The core goes to any other thread that is ready to run, between looks (see
-                // `keep_awake`).
+                // Between looks the core goes to any other thread that is ready (see above).
                 Some(Yield::Idle) if last_job.elapsed() < SPIN => std::thread::yield_now(),
                 _ => break,
             }
