@@ -30,6 +30,7 @@ use burn::prelude::*;
 
 use crate::approx;
 use crate::flex::{self, flex_tensor, on_flex_f32, values};
+use crate::simd;
 
 /// An elementwise activation of the fused operations.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -44,6 +45,7 @@ pub enum Pointwise {
 }
 
 impl Pointwise {
+    #[inline(always)]
     pub(crate) fn value(self, x: f32) -> f32 {
         match self {
             Pointwise::Tanh => approx::tanh(x),
@@ -58,6 +60,7 @@ impl Pointwise {
     }
 
     /// The derivative at the input whose activation is `y`.
+    #[inline(always)]
     pub(crate) fn derivative_at_output(self, y: f32) -> f32 {
         match self {
             Pointwise::Tanh => 1.0 - y * y,
@@ -127,7 +130,7 @@ impl FlexActivation for Flex {
     fn zoo_activate(x: FloatTensor<Self>, activation: Pointwise) -> FloatTensor<Self> {
         crate::threads::keep_awake();
         let x = contiguous(x);
-        let y: Vec<f32> = values(&x).iter().map(|&v| activation.value(v)).collect();
+        let y = simd::map(values(&x), move |v| activation.value(v));
         flex_tensor(y, x.shape())
     }
 
@@ -139,12 +142,7 @@ impl FlexActivation for Flex {
         crate::threads::keep_awake();
         let (y, grad) = (contiguous(y), contiguous(output_grad));
         let (ys, gs) = (values(&y), values(&grad));
-        assert_eq!(ys.len(), gs.len(), "output and gradient differ in size");
-        let input_grad: Vec<f32> = ys
-            .iter()
-            .zip(gs)
-            .map(|(&y, &g)| g * activation.derivative_at_output(y))
-            .collect();
+        let input_grad = simd::zip_map(ys, gs, move |y, g| g * activation.derivative_at_output(y));
         flex_tensor(input_grad, y.shape())
     }
 }

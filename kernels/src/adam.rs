@@ -33,6 +33,7 @@ use burn::prelude::*;
 use burn::tensor::DType;
 
 use crate::flex::flex_tensor;
+use crate::simd;
 use rayon::prelude::*;
 
 /// Adam (Kingma & Ba) as Burn computes it, fused into one pass on flex.
@@ -163,12 +164,19 @@ impl FusedAdamOps for Flex {
         let (m, v) = (values_mut(&mut moment_1), values_mut(&mut moment_2));
         let update =
             |new: &mut [MaybeUninit<f32>], old: &[f32], m: &mut [f32], v: &mut [f32], g: &[f32]| {
-                for ((((new, old), m), v), g) in new.iter_mut().zip(old).zip(m).zip(v).zip(g) {
-                    let g = flush_subnormal(*g);
-                    *m = flush_subnormal(beta_1 * *m + (1.0 - beta_1) * g);
-                    *v = flush_subnormal(beta_2 * *v + (1.0 - beta_2) * g * g);
-                    new.write(old - lr * (scale * *m / (v.sqrt() + epsilon)));
-                }
+                simd::widest(
+                    #[inline(always)]
+                    || {
+                        for ((((new, old), m), v), g) in
+                            new.iter_mut().zip(old).zip(m).zip(v).zip(g)
+                        {
+                            let g = flush_subnormal(*g);
+                            *m = flush_subnormal(beta_1 * *m + (1.0 - beta_1) * g);
+                            *v = flush_subnormal(beta_2 * *v + (1.0 - beta_2) * g * g);
+                            new.write(old - lr * (scale * *m / (v.sqrt() + epsilon)));
+                        }
+                    },
+                )
             };
         // Smaller parameters stay on one thread. The threshold was a quarter million while every
         // split had to wake a sleeping worker; with the workers kept awake

@@ -32,6 +32,7 @@ use burn::prelude::*;
 use burn::tensor::{DType, Distribution};
 
 use crate::flex::{flex_tensor, on_flex_f32, par_build};
+use crate::simd;
 
 /// `layer.forward(x)`: during training (an autodiff device and the layer's training flag on)
 /// zeroes each element with probability `layer.prob` and scales the others by
@@ -103,9 +104,14 @@ impl Mask {
         par_build(values.len(), ELEMENTS_PER_PART, |part, out| {
             let first = part * ELEMENTS_PER_PART;
             let values = &values[first..][..out.len()];
-            for (index, (o, &v)) in (first as u32..).zip(out.iter_mut().zip(values)) {
-                *o = v * self.factor(index);
-            }
+            simd::widest(
+                #[inline(always)]
+                || {
+                    for (index, (o, &v)) in (first as u32..).zip(out.iter_mut().zip(values)) {
+                        *o = v * self.factor(index);
+                    }
+                },
+            )
         })
     }
 }

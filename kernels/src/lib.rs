@@ -28,7 +28,9 @@
 //! fastest from one of rayon's own threads: [`threads::run_on_worker`] runs a whole job there
 //! (`zoo_train::train` and the `zoo` command do). Each kernel also keeps rayon's other workers
 //! looking for work for a millisecond after their last job, instead of asleep, so the next
-//! kernel's parts start on them without a wake-up (see [`threads`]).
+//! kernel's parts start on them without a wake-up (see [`threads`]). Their element-wise loops
+//! (gates, activations, Adam, pooling, dropout) run as AVX-512 or AVX2 code where the CPU has
+//! it, picked at run time, with the bits of the baseline build (see `simd`).
 //!
 //! `cargo test -p zoo-kernels` runs those tests; `cargo bench -p zoo-kernels` times the
 //! convolution and the LSTM against Burn's layers.
@@ -63,6 +65,7 @@ pub mod linear;
 pub mod lstm;
 pub mod matrix;
 pub mod pool;
+mod simd;
 pub mod threads;
 
 pub use activation::{leaky_relu, tanh};

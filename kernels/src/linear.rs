@@ -84,6 +84,7 @@ use burn::prelude::*;
 use crate::activation::Pointwise;
 use crate::flex::{self, flex_tensor, on_flex_f32, values};
 use crate::matrix::{par_products, par_tiles, View};
+use crate::simd;
 
 /// `activation(layer.forward(x))` for `x` `[batch, d_input]`, as one operation on flex (see the
 /// module documentation); `None` is no activation. Returns `[batch, d_output]`.
@@ -205,11 +206,16 @@ impl FlexLinear for Flex {
                 let weight = View::rows(&weight[tile.first_column..], output);
                 tile.product(input, View::rows(x, input), weight, true);
                 if let Some(activation) = activation {
-                    for row in 0..tile.rows {
-                        tile.row_mut(row)
-                            .iter_mut()
-                            .for_each(|v| *v = activation.value(*v));
-                    }
+                    simd::widest(
+                        #[inline(always)]
+                        move || {
+                            for row in 0..tile.rows {
+                                tile.row_mut(row)
+                                    .iter_mut()
+                                    .for_each(|v| *v = activation.value(*v));
+                            }
+                        },
+                    )
                 }
             },
         );
@@ -240,12 +246,9 @@ impl FlexLinear for Flex {
         // The gradient of the pre-activation, [batch, output].
         let d_pre: Cow<[f32]> = match activation {
             None => Cow::Borrowed(grad),
-            Some(activation) => Cow::Owned(
-                grad.iter()
-                    .zip(values(&y))
-                    .map(|(&g, &y)| g * activation.derivative_at_output(y))
-                    .collect(),
-            ),
+            Some(activation) => Cow::Owned(simd::zip_map(grad, values(&y), move |g, y| {
+                g * activation.derivative_at_output(y)
+            })),
         };
         let d_pre = &d_pre[..];
         let ((d_x, d_weight), d_bias) = rayon::join(
@@ -281,9 +284,14 @@ impl FlexLinear for Flex {
             || {
                 need_bias.then(|| {
                     let mut sums = vec![0.0; output]; // [output]
-                    for row in d_pre.chunks_exact(output.max(1)) {
-                        sums.iter_mut().zip(row).for_each(|(s, v)| *s += v);
-                    }
+                    simd::widest(
+                        #[inline(always)]
+                        || {
+                            for row in d_pre.chunks_exact(output.max(1)) {
+                                sums.iter_mut().zip(row).for_each(|(s, v)| *s += v);
+                            }
+                        },
+                    );
                     sums
                 })
             },

@@ -25,6 +25,7 @@
 use crate::approx::{sigmoid, tanh};
 use crate::flex::{self, flex_tensor, values};
 use crate::matrix::{product, transpose, View};
+use crate::simd;
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
 use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
 use burn::backend::autodiff::grads::Gradients;
@@ -237,7 +238,10 @@ impl FlexLstm for Flex {
                     rows(h0, &part, n.hidden),
                     rows(c0, &part, n.hidden),
                 );
-                forward(p, x, weights, bias, h0, c0, output, workspace);
+                simd::widest(
+                    #[inline(always)]
+                    || forward(p, x, weights, bias, h0, c0, output, workspace),
+                );
             });
         let len = workspace.len();
         (
@@ -280,7 +284,10 @@ impl FlexLstm for Flex {
                 let workspace = &workspace[offset..offset + p.workspace_len()];
                 let x = rows(x, &part, t_len * input);
                 let grad = rows(grad, &part, (t_len + 1) * h);
-                backward(p, x, weights, workspace, grad)
+                simd::widest(
+                    #[inline(always)]
+                    || backward(p, x, weights, workspace, grad),
+                )
             })
             .collect();
         let concat = |pick: fn(&PartGradients) -> &Vec<f32>| -> Vec<f32> {
@@ -348,7 +355,9 @@ struct PartGradients {
 
 /// The forward pass of `n.batch` samples, written to `output` `[batch, time + 1, h]` (h_1..h_T,
 /// then c_T) and to `workspace` (`n.workspace_len()` values), which their backward pass reads.
+/// Inlined into [`simd::widest`], so its loops run as the CPU's widest vector code.
 #[allow(clippy::too_many_arguments)]
+#[inline(always)]
 fn forward(
     n: Sizes,
     x: &[f32],
@@ -426,6 +435,8 @@ fn forward(
 }
 
 /// The backward pass of `n.batch` samples from their input, workspace and output gradient.
+/// Inlined into [`simd::widest`], as [`forward`].
+#[inline(always)]
 fn backward(
     n: Sizes,
     x: &[f32],

@@ -31,6 +31,7 @@ use burn::prelude::*;
 use burn::tensor::{DType, IntDType, Shape};
 
 use crate::flex::{flex_tensor, par_build};
+use crate::simd;
 
 /// `pool.forward(x)`, through [`FlexPool`] when `x` lives on flex (with or without autodiff)
 /// and the windows do not overlap (kernel = stride, no padding, no dilation, floor mode).
@@ -116,7 +117,11 @@ impl FlexPool for Flex {
             windows.planes * oh * ow,
             (oh * ow).max(1),
             |index, out_plane| {
-                windows.max_plane(&input[index * plane_len..][..plane_len], out_plane)
+                let plane = &input[index * plane_len..][..plane_len];
+                simd::widest(
+                    #[inline(always)]
+                    || windows.max_plane(plane, out_plane),
+                )
             },
         );
         flex_tensor(output, windows.out_shape())
@@ -139,7 +144,11 @@ impl FlexPool for Flex {
         let plane_len = windows.plane_len();
         let input_grad = par_build(input.len(), plane_len.max(1), |index, grad_plane| {
             let plane = &input[index * plane_len..][..plane_len];
-            windows.route_plane(plane, &grad[index * oh * ow..][..oh * ow], grad_plane);
+            let out_grad = &grad[index * oh * ow..][..oh * ow];
+            simd::widest(
+                #[inline(always)]
+                || windows.route_plane(plane, out_grad, grad_plane),
+            );
         });
         flex_tensor(input_grad, x.shape())
     }
@@ -174,7 +183,9 @@ impl Windows {
         Shape::new([self.shape[0], self.shape[1], self.out[0], self.out[1]])
     }
 
-    /// Writes the maximum of each window of `plane` `[h, w]` into `out` `[oh, ow]`.
+    /// Writes the maximum of each window of `plane` `[h, w]` into `out` `[oh, ow]`. Inlined into
+    /// [`simd::widest`].
+    #[inline(always)]
     fn max_plane(&self, plane: &[f32], out: &mut [f32]) {
         if self.kernel != [2, 2] {
             return self.max_plane_any(plane, out);
@@ -205,7 +216,9 @@ impl Windows {
     }
 
     /// Adds each window's output gradient (`out_grad` `[oh, ow]`) to the first maximum of its
-    /// window of `plane` in `grad_plane` `[h, w]`, which starts at zero.
+    /// window of `plane` in `grad_plane` `[h, w]`, which starts at zero. Inlined into
+    /// [`simd::widest`].
+    #[inline(always)]
     fn route_plane(&self, plane: &[f32], out_grad: &[f32], grad_plane: &mut [f32]) {
         if self.kernel != [2, 2] {
             return self.route_plane_any(plane, out_grad, grad_plane);
