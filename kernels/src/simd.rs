@@ -18,6 +18,11 @@
 
 /// Runs `loops` compiled for the widest vector instruction set of this CPU: AVX-512, else
 /// AVX2 with FMA, else the baseline.
+///
+/// Pass the closure as `#[inline(always)] || ...`, and mark the functions it calls
+/// `#[inline(always)]` too: LLVM may otherwise keep the closure a function of its own, compiled
+/// for the baseline, and nothing gets wider (seen in `objdump`: a `call` inside pulp's
+/// `vectorize`). Capture small values by `move` where a loop tests them, as [`zip_map`] does.
 #[inline(always)]
 pub(crate) fn widest<R>(loops: impl FnOnce() -> R) -> R {
     #[cfg(target_arch = "x86_64")]
