@@ -1,4 +1,6 @@
-//! tanh and LeakyReLU as one tensor operation each on flex, backward pass included.
+//! tanh and LeakyReLU as one tensor operation each on flex, backward pass included, and the
+//! activations the fused layers ([`linear`](crate::linear()), [`conv2d`](crate::conv2d())) apply
+//! in place.
 //!
 //! Burn's flex backend computes tanh with a libm call per element (0.6 ms for a `[64, 784]`
 //! batch on this project's machine) and LeakyReLU as a comparison, a scaled copy and a masked
@@ -27,6 +29,7 @@ use burn::backend::flex::FlexTensor;
 use burn::backend::tensor::FloatTensor;
 use burn::backend::{backend_extension, AutodiffBackend, Backend, Flex, TensorMetadata};
 use burn::prelude::*;
+use burn::tensor::DType;
 
 use crate::approx;
 use crate::flex::{self, flex_tensor, on_flex_f32, values};
@@ -35,6 +38,8 @@ use crate::simd;
 /// An elementwise activation of the fused operations.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Pointwise {
+    /// `x` where `x > 0` or `x` is NaN, `0` elsewhere: Burn's `relu`, bit for bit.
+    Relu,
     /// `tanh(x)`.
     Tanh,
     /// `x` where `x >= 0`, `slope * x` elsewhere; the slope is positive.
@@ -48,6 +53,13 @@ impl Pointwise {
     #[inline(always)]
     pub(crate) fn value(self, x: f32) -> f32 {
         match self {
+            Pointwise::Relu => {
+                if x.is_nan() || x > 0.0 {
+                    x
+                } else {
+                    0.0
+                }
+            }
             Pointwise::Tanh => approx::tanh(x),
             Pointwise::LeakyRelu { slope } => {
                 if x < 0.0 {
@@ -59,18 +71,52 @@ impl Pointwise {
         }
     }
 
-    /// The derivative at the input whose activation is `y`.
+    /// The gradient of the input from the activation `y` and its gradient `g`: `g` times the
+    /// derivative, and for ReLU Burn's select (`g` where `y > 0` or `y` is NaN, `0` elsewhere),
+    /// which keeps a NaN or infinite `g` out of the zeroed entries.
     #[inline(always)]
-    pub(crate) fn derivative_at_output(self, y: f32) -> f32 {
+    pub(crate) fn input_grad(self, y: f32, g: f32) -> f32 {
         match self {
-            Pointwise::Tanh => 1.0 - y * y,
-            Pointwise::LeakyRelu { slope } => {
-                if y < 0.0 {
-                    slope
+            Pointwise::Relu => {
+                if y.is_nan() || y > 0.0 {
+                    g
                 } else {
-                    1.0
+                    0.0
                 }
             }
+            Pointwise::Tanh => g * (1.0 - y * y),
+            Pointwise::LeakyRelu { slope } => {
+                if y < 0.0 {
+                    g * slope
+                } else {
+                    g
+                }
+            }
+        }
+    }
+
+    /// Whether the fused operations compute this activation themselves; the others take
+    /// [`burn_activation`] after Burn's layer.
+    pub(crate) fn fused(self) -> bool {
+        match self {
+            Pointwise::LeakyRelu { slope } => slope > 0.0,
+            Pointwise::Relu | Pointwise::Tanh => true,
+        }
+    }
+}
+
+/// `activation` of `pre` in Burn's own operations (`None`: `pre` unchanged): how the fused
+/// layers finish on the backends and inputs they leave to Burn.
+pub(crate) fn burn_activation<const D: usize>(
+    pre: Tensor<D>,
+    activation: Option<Pointwise>,
+) -> Tensor<D> {
+    match activation {
+        None => pre,
+        Some(Pointwise::Relu) => burn::tensor::activation::relu(pre),
+        Some(Pointwise::Tanh) => burn::tensor::activation::tanh(pre),
+        Some(Pointwise::LeakyRelu { slope }) => {
+            burn::tensor::activation::leaky_relu(pre, slope as f64)
         }
     }
 }
@@ -96,6 +142,20 @@ pub fn leaky_relu<const D: usize>(x: Tensor<D>, slope: f64) -> Tensor<D> {
         )
     } else {
         burn::tensor::activation::leaky_relu(x, slope)
+    }
+}
+
+/// `activation` of a backend's tensor in that backend's own operations (`None`: unchanged): a
+/// fused operation's result where its own kernel does not run.
+pub(crate) fn backend_activation<B: Backend>(
+    pre: FloatTensor<B>,
+    activation: Option<Pointwise>,
+) -> FloatTensor<B> {
+    match activation {
+        None => pre,
+        Some(Pointwise::Relu) => B::relu(pre),
+        Some(Pointwise::Tanh) => B::float_tanh(pre),
+        Some(Pointwise::LeakyRelu { slope }) => B::leaky_relu(pre, (slope as f64).into()),
     }
 }
 
@@ -126,23 +186,47 @@ fn contiguous(tensor: FlexTensor) -> FlexTensor {
     flex::contiguous(tensor, "activation")
 }
 
+/// The values of `tensor` for writing in place, when it is contiguous from the start of a
+/// buffer that no other tensor shares (as Burn's own element-wise operations do).
+fn own_values(tensor: &mut FlexTensor) -> Option<&mut [f32]> {
+    let len = tensor.layout().num_elements();
+    if tensor.dtype() != DType::F32 || tensor.layout().contiguous_offsets() != Some((0, len)) {
+        return None;
+    }
+    tensor
+        .try_storage_mut::<f32>()
+        .map(|values| &mut values[..len])
+}
+
 impl FlexActivation for Flex {
-    fn zoo_activate(x: FloatTensor<Self>, activation: Pointwise) -> FloatTensor<Self> {
+    fn zoo_activate(mut x: FloatTensor<Self>, activation: Pointwise) -> FloatTensor<Self> {
         crate::threads::keep_awake();
+        if let Some(values) = own_values(&mut x) {
+            simd::par_update(values, move |v| activation.value(v));
+            return x;
+        }
         let x = contiguous(x);
-        let y = simd::map(values(&x), move |v| activation.value(v));
+        let y = simd::par_map(values(&x), move |v| activation.value(v));
         flex_tensor(y, x.shape())
     }
 
     fn zoo_activate_backward(
         y: FloatTensor<Self>,
-        output_grad: FloatTensor<Self>,
+        mut output_grad: FloatTensor<Self>,
         activation: Pointwise,
     ) -> FloatTensor<Self> {
         crate::threads::keep_awake();
-        let (y, grad) = (contiguous(y), contiguous(output_grad));
-        let (ys, gs) = (values(&y), values(&grad));
-        let input_grad = simd::zip_map(ys, gs, move |y, g| g * activation.derivative_at_output(y));
+        let y = contiguous(y);
+        let ys = values(&y);
+        // The output gradient's buffer becomes the input gradient's when nothing else holds it
+        // (no new pages to fault in: 8% of the classic CNN's training time when it was new).
+        if let Some(grads) = own_values(&mut output_grad) {
+            simd::par_zip_update(grads, ys, move |g, y| activation.input_grad(y, g));
+            return output_grad;
+        }
+        let grad = contiguous(output_grad);
+        let input_grad =
+            simd::par_zip_map(ys, values(&grad), move |y, g| activation.input_grad(y, g));
         flex_tensor(input_grad, y.shape())
     }
 }
@@ -236,6 +320,64 @@ mod tests {
             |x| leaky_relu(x, 0.2),
             |x| burn::tensor::activation::leaky_relu(x, 0.2),
         );
+    }
+
+    #[test]
+    fn in_place_and_in_a_new_buffer_give_the_scalar_bits() {
+        let device = Device::flex();
+        // 70,000 values: three parts of the parallel passes.
+        let x = Tensor::<2>::random([70, 1000], Distribution::Normal(0.0, 2.0), &device);
+        let g = Tensor::<2>::random([70, 1000], Distribution::Normal(0.0, 1.0), &device);
+        let bits =
+            |t: Tensor<2>| -> Vec<u32> { t.into_data().iter::<f32>().map(f32::to_bits).collect() };
+        let own = |t: &Tensor<2>| Tensor::<2>::from_data(t.to_data(), &device); // a buffer of its own
+        let (xs, gs) = (
+            x.to_data().try_to_vec::<f32>().unwrap(),
+            g.to_data().try_to_vec::<f32>().unwrap(),
+        );
+        type Dispatch = burn::backend::Dispatch;
+        for activation in [
+            Pointwise::Relu,
+            Pointwise::Tanh,
+            Pointwise::LeakyRelu { slope: 0.2 },
+        ] {
+            let activate = |x: Tensor<2>| {
+                Tensor::<2>::from_dispatch(Dispatch::zoo_activate(x.into_dispatch(), activation))
+            };
+            let expected: Vec<u32> = xs.iter().map(|&v| activation.value(v).to_bits()).collect();
+            // `x` itself stays alive, so its buffer is shared: a new one is written.
+            assert_eq!(
+                bits(activate(x.clone())),
+                expected,
+                "{activation:?}, new buffer"
+            );
+            assert_eq!(
+                bits(activate(own(&x))),
+                expected,
+                "{activation:?}, in place"
+            );
+            let y = activate(x.clone());
+            let ys = y.to_data().try_to_vec::<f32>().unwrap();
+            let backward = |g: Tensor<2>| {
+                let (y, g) = (y.clone().into_dispatch(), g.into_dispatch());
+                Tensor::<2>::from_dispatch(Dispatch::zoo_activate_backward(y, g, activation))
+            };
+            let expected: Vec<u32> = ys
+                .iter()
+                .zip(&gs)
+                .map(|(&y, &g)| activation.input_grad(y, g).to_bits())
+                .collect();
+            assert_eq!(
+                bits(backward(g.clone())),
+                expected,
+                "{activation:?} backward, new buffer"
+            );
+            assert_eq!(
+                bits(backward(own(&g))),
+                expected,
+                "{activation:?} backward, in place"
+            );
+        }
     }
 
     #[test]

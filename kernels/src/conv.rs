@@ -9,26 +9,31 @@
 //! (forward: weight x patches; input gradient: weightᵀ x output gradient, added back where
 //! im2col read; weight gradient: output gradient x patchesᵀ into the task's partial sum, the
 //! partials added in task order). The runs do not depend on the thread count, so neither do the
-//! results, to the last bit. Every other backend, and
+//! results, to the last bit. An activation after the convolution ([`Pointwise`]) is applied to
+//! each image's output while it is in cache, and its backward pass runs before the three
+//! gradients. Every other backend, and
 //! any convolution this does not cover (groups, no bias, `Same` padding), goes through `Conv2d`
 //! unchanged. The parameters stay those of the `Conv2d`, so records do not change.
 //!
 //! ```
 //! use burn::nn::conv::Conv2dConfig;
 //! use burn::tensor::{Device, Tensor};
+//! use zoo_kernels::activation::Pointwise;
 //!
 //! let device = Device::flex().autodiff();
 //! let conv = Conv2dConfig::new([1, 4], [3, 3]).init(&device);
 //! let x = Tensor::<4>::ones([2, 1, 8, 8], &device); // [batch, channels, height, width]
-//! let y = zoo_kernels::conv2d(&conv, x); // [batch, 4, 6, 6]
+//! let y = zoo_kernels::conv2d(&conv, x, Some(Pointwise::Relu)); // [batch, 4, 6, 6]
 //! assert_eq!(y.dims(), [2, 4, 6, 6]);
 //! let grads = y.sum().backward();
 //! assert!(conv.weight.val().grad(&grads).is_some());
 //! ```
 
+use crate::activation::{backend_activation, burn_activation, FlexActivation, Pointwise};
 use crate::conv_gemm::conv2d_gemm;
-use crate::flex::{flex_tensor, par_build};
+use crate::flex::{flex_tensor, on_flex_f32, par_build};
 use crate::matrix::{product, View};
+use crate::simd;
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
 use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
 use burn::backend::autodiff::grads::Gradients;
@@ -50,16 +55,21 @@ use rayon::prelude::*;
 /// matrix product ([`conv2d_gemm`](crate::conv_gemm::conv2d_gemm), whose backward scales with
 /// the batch); `Conv2d::forward` otherwise: inference off flex keeps Burn's convolution, and
 /// so does a capture device, so an ONNX export records a `Conv` node. Shapes as `Conv2d`:
-/// `[batch, in, height, width] -> [batch, out, out_height, out_width]`.
-pub fn conv2d(conv: &Conv2d, x: Tensor<4>) -> Tensor<4> {
+/// `[batch, in, height, width] -> [batch, out, out_height, out_width]`. Then `activation`, if
+/// any: fused into the flex kernels, Burn's own operation elsewhere.
+pub fn conv2d(conv: &Conv2d, x: Tensor<4>, activation: Option<Pointwise>) -> Tensor<4> {
+    if let Some(unfused) = activation.filter(|activation| !activation.fused()) {
+        return burn_activation(conv2d(conv, x, None), Some(unfused));
+    }
     let padding = match conv.padding {
         PaddingConfig2d::Valid => [(0, 0), (0, 0)],
         PaddingConfig2d::Explicit(top, left, bottom, right) => [(top, bottom), (left, right)],
-        PaddingConfig2d::Same => return conv.forward(x),
+        PaddingConfig2d::Same => return burn_activation(conv.forward(x), activation),
     };
     let on_flex = x.device().without_autodiff() == Device::flex();
+    let f32_on_flex = on_flex_f32(&x) && conv.weight.val().dtype() == DType::F32;
     match &conv.bias {
-        Some(bias) if on_flex && conv.groups == 1 => {
+        Some(bias) if f32_on_flex && conv.groups == 1 => {
             let options = ConvOptions {
                 stride: conv.stride,
                 padding,
@@ -71,10 +81,11 @@ pub fn conv2d(conv: &Conv2d, x: Tensor<4>) -> Tensor<4> {
                 conv.weight.val().into_dispatch(),
                 bias.val().into_dispatch(),
                 options,
+                activation,
             ))
         }
-        _ if !on_flex && x.is_autodiff() => conv2d_gemm(conv, x),
-        _ => conv.forward(x),
+        _ if !on_flex && x.is_autodiff() => burn_activation(conv2d_gemm(conv, x), activation),
+        _ => burn_activation(conv.forward(x), activation),
     }
 }
 
@@ -83,14 +94,15 @@ pub fn conv2d(conv: &Conv2d, x: Tensor<4>) -> Tensor<4> {
 #[backend_extension(Flex, Autodiff)]
 pub trait FlexConv: Backend {
     /// Convolution of `x` `[batch, in, h, w]` with `weight` `[out, in, kh, kw]` plus `bias`
-    /// `[out]`: `[batch, out, oh, ow]`.
+    /// `[out]`, then `activation`: `[batch, out, oh, ow]`.
     fn zoo_conv2d(
         x: FloatTensor<Self>,
         weight: FloatTensor<Self>,
         bias: FloatTensor<Self>,
         options: ConvOptions<2>,
+        activation: Option<Pointwise>,
     ) -> FloatTensor<Self> {
-        Self::conv2d(x, weight, Some(bias), options)
+        backend_activation::<Self>(Self::conv2d(x, weight, Some(bias), options), activation)
     }
 
     /// The gradient of the loss with respect to `x` `[batch, in, h, w]`, from the output
@@ -143,10 +155,12 @@ impl FlexConv for Flex {
         weight: FloatTensor<Self>,
         bias: FloatTensor<Self>,
         options: ConvOptions<2>,
+        activation: Option<Pointwise>,
     ) -> FloatTensor<Self> {
         crate::threads::keep_awake();
         if !covered(&options, [&x, &weight, &bias]) {
-            return Self::conv2d(x, weight, Some(bias), options);
+            let pre = Self::conv2d(x, weight, Some(bias), options);
+            return backend_activation::<Self>(pre, activation);
         }
         let shape = ConvShape::of(&x, &weight, &options);
         let (out, rows, pixels, image_len) = shape.sizes();
@@ -163,7 +177,8 @@ impl FlexConv for Flex {
             return flex_tensor(Vec::new(), shape.output());
         }
         // Per image: im2col into a buffer that stays in cache, the bias in every output plane,
-        // then one GEMM adds weight [out, in*kh*kw] x patches [in*kh*kw, oh*ow].
+        // then one GEMM adds weight [out, in*kh*kw] x patches [in*kh*kw, oh*ow], and the
+        // activation runs over the image's output while it is still in cache.
         let patches = &shape.patches;
         // [batch, out, oh*ow]
         let output = par_build(len, IMAGES_PER_TASK * out * pixels, |run, run_output| {
@@ -176,6 +191,16 @@ impl FlexConv for Flex {
                 }
                 let (lhs, rhs) = (View::rows(weights, rows), View::rows(&cols, pixels));
                 product(image_output, [out, rows, pixels], lhs, rhs, true);
+                if let Some(activation) = activation {
+                    simd::widest(
+                        #[inline(always)]
+                        move || {
+                            image_output
+                                .iter_mut()
+                                .for_each(|v| *v = activation.value(*v))
+                        },
+                    );
+                }
             }
         });
         flex_tensor(output, shape.output())
@@ -454,18 +479,22 @@ fn dims4(shape: &Shape) -> [usize; 4] {
     [shape[0], shape[1], shape[2], shape[3]]
 }
 
-impl<B: Backend + FlexConv, C: CheckpointStrategy> FlexConv for Autodiff<B, C> {
+impl<B: Backend + FlexConv + FlexActivation, C: CheckpointStrategy> FlexConv for Autodiff<B, C> {
     fn zoo_conv2d(
         x: FloatTensor<Self>,
         weight: FloatTensor<Self>,
         bias: FloatTensor<Self>,
         options: ConvOptions<2>,
+        activation: Option<Pointwise>,
     ) -> FloatTensor<Self> {
         #[derive(Debug)]
         struct Conv2dBackward;
 
-        impl<B: Backend + FlexConv> Backward<B, 3> for Conv2dBackward {
-            type State = (NodeId, NodeId, NodeId, ConvOptions<2>);
+        /// The output and its activation, when there is one.
+        type Activated<B> = Option<(FloatTensor<B>, Pointwise)>;
+
+        impl<B: Backend + FlexConv + FlexActivation> Backward<B, 3> for Conv2dBackward {
+            type State = (NodeId, NodeId, NodeId, ConvOptions<2>, Activated<B>);
 
             fn backward(
                 self,
@@ -474,8 +503,13 @@ impl<B: Backend + FlexConv, C: CheckpointStrategy> FlexConv for Autodiff<B, C> {
                 checkpointer: &mut Checkpointer,
             ) {
                 let [node_x, node_weight, node_bias] = ops.parents;
-                let grad = grads.consume::<B>(&ops.node);
-                let (x_id, weight_id, bias_id, options) = ops.state;
+                let (x_id, weight_id, bias_id, options, activated) = ops.state;
+                let grad = grads.consume::<B>(&ops.node); // of the output, after the activation
+                                                          // The gradient before the activation.
+                let grad = match activated {
+                    Some((y, activation)) => B::zoo_activate_backward(y, grad, activation),
+                    None => grad,
+                };
                 let x = checkpointer.retrieve_node_output::<FloatTensor<B>>(x_id);
                 let weight = checkpointer.retrieve_node_output::<FloatTensor<B>>(weight_id);
                 let bias = checkpointer.retrieve_node_output::<FloatTensor<B>>(bias_id);
@@ -501,7 +535,7 @@ impl<B: Backend + FlexConv, C: CheckpointStrategy> FlexConv for Autodiff<B, C> {
 
         let nodes = [x.node(), weight.node(), bias.node()];
         let [x_in, weight_in, bias_in] = [&x, &weight, &bias].map(|t| t.primitive().clone());
-        let forward = || B::zoo_conv2d(x_in, weight_in, bias_in, options.clone());
+        let forward = || B::zoo_conv2d(x_in, weight_in, bias_in, options.clone(), activation);
         match Conv2dBackward
             .prepare::<C>(nodes)
             .compute_bound()
@@ -509,8 +543,10 @@ impl<B: Backend + FlexConv, C: CheckpointStrategy> FlexConv for Autodiff<B, C> {
         {
             OpsKind::Tracked(mut prep) => {
                 let (x_id, weight_id) = (prep.checkpoint(&x), prep.checkpoint(&weight));
-                let state = (x_id, weight_id, prep.checkpoint(&bias), options.clone());
-                prep.finish(state, forward())
+                let bias_id = prep.checkpoint(&bias);
+                let y = forward();
+                let activated = activation.map(|activation| (y.clone(), activation));
+                prep.finish((x_id, weight_id, bias_id, options.clone(), activated), y)
             }
             OpsKind::UnTracked(prep) => prep.finish(forward()),
         }
@@ -521,11 +557,12 @@ impl<B: Backend + FlexConv, C: CheckpointStrategy> FlexConv for Autodiff<B, C> {
 mod tests {
     use super::*;
     use burn::nn::conv::Conv2dConfig;
-    use burn::tensor::{Distribution, Tolerance};
+    use burn::tensor::{Distribution, TensorData, Tolerance};
 
     /// Output and the gradients of input, weight and bias of [`conv2d`] and of
-    /// `Conv2d::forward` for the same layer and input, on flex with autodiff.
-    fn compare(config: Conv2dConfig, input: [usize; 4]) {
+    /// `Conv2d::forward` and Burn's `activation` for the same layer and input, on flex with
+    /// autodiff.
+    fn compare(config: Conv2dConfig, input: [usize; 4], activation: Option<Pointwise>) {
         let device = Device::flex().autodiff();
         device.seed(7);
         let conv = config.init(&device);
@@ -538,8 +575,8 @@ mod tests {
                 .sin();
             (y * ramp).sum()
         };
-        let fast = conv2d(&conv, x.clone());
-        let reference = conv.forward(x.clone());
+        let fast = conv2d(&conv, x.clone(), activation);
+        let reference = burn_activation(conv.forward(x.clone()), activation);
         let tolerance = Tolerance::<f32>::absolute(1e-4);
         fast.to_data()
             .assert_approx_eq(&reference.to_data(), tolerance);
@@ -565,7 +602,65 @@ mod tests {
 
     #[test]
     fn matches_conv2d_for_the_classic_second_layer_shape() {
-        compare(Conv2dConfig::new([8, 16], [3, 3]), [4, 8, 14, 14]);
+        for activation in [None, Some(Pointwise::Relu), Some(Pointwise::Tanh)] {
+            compare(
+                Conv2dConfig::new([8, 16], [3, 3]),
+                [4, 8, 14, 14],
+                activation,
+            );
+        }
+    }
+
+    #[test]
+    fn a_fused_relu_gives_the_bits_of_burns_relu_after_the_convolution() {
+        let device = Device::flex().autodiff();
+        device.seed(9);
+        let conv = Conv2dConfig::new([3, 6], [3, 3]).init(&device);
+        // Half the outputs negative, so the mask matters, and a NaN input pixel that must
+        // pass through the ReLU and its gradient as in Burn.
+        let mut values: Vec<f32> = (0..5 * 3 * 9 * 9)
+            .map(|i| (i as f32 * 0.61).sin())
+            .collect();
+        values[40] = f32::NAN;
+        let data = TensorData::new(values, [5, 3, 9, 9]);
+        let run = |fused: bool| {
+            let x = Tensor::<4>::from_data(data.clone(), &device).require_grad();
+            let y = if fused {
+                conv2d(&conv, x.clone(), Some(Pointwise::Relu))
+            } else {
+                burn::tensor::activation::relu(conv2d(&conv, x.clone(), None))
+            };
+            let ramp = Tensor::<1, Int>::arange(0..y.shape().num_elements() as i64, &device)
+                .float()
+                .reshape(y.shape())
+                .cos();
+            let grads = (y.clone() * ramp).sum().backward();
+            let bias = conv.bias.as_ref().expect("bias").val();
+            let bits =
+                |data: TensorData| -> Vec<u32> { data.iter::<f32>().map(f32::to_bits).collect() };
+            [
+                bits(y.into_data()),
+                bits(x.grad(&grads).expect("x grad").into_data()),
+                bits(
+                    conv.weight
+                        .val()
+                        .grad(&grads)
+                        .expect("weight grad")
+                        .into_data(),
+                ),
+                bits(bias.grad(&grads).expect("bias grad").into_data()),
+            ]
+        };
+        let (fused, separate) = (run(true), run(false));
+        for (name, (f, s)) in ["output", "x grad", "weight grad", "bias grad"]
+            .iter()
+            .zip(fused.iter().zip(&separate))
+        {
+            assert_eq!(f, s, "{name}");
+        }
+        let nan = |bits: &Vec<u32>| bits.iter().any(|&b| f32::from_bits(b).is_nan());
+        assert!(nan(&fused[0]), "the NaN pixel reaches the output");
+        assert!(!nan(&fused[1]), "and leaves the input gradient finite");
     }
 
     #[test]
@@ -576,6 +671,7 @@ mod tests {
                 .with_padding(PaddingConfig2d::Explicit(1, 2, 1, 2))
                 .with_dilation([1, 2]),
             [2, 3, 11, 9],
+            Some(Pointwise::Relu),
         );
     }
 
@@ -650,7 +746,7 @@ mod tests {
         let device = Device::ndarray().autodiff();
         let conv = Conv2dConfig::new([2, 3], [3, 3]).init(&device);
         let x = Tensor::<4>::random([2, 2, 6, 6], Distribution::Default, &device);
-        let y = conv2d(&conv, x.clone());
+        let y = conv2d(&conv, x.clone(), None);
         y.to_data()
             .assert_eq(&conv2d_gemm(&conv, x.clone()).to_data(), true);
         y.to_data().assert_approx_eq::<f32>(
@@ -659,7 +755,7 @@ mod tests {
         );
         // Inference (no autodiff) keeps Burn's convolution.
         let (inference, images) = (conv.valid(), x.clone().without_autodiff());
-        conv2d(&inference, images.clone())
+        conv2d(&inference, images.clone(), None)
             .to_data()
             .assert_eq(&inference.forward(images).to_data(), true);
         let flex = Device::flex().autodiff();
@@ -667,8 +763,11 @@ mod tests {
             .with_bias(false)
             .init(&flex);
         let x = x.to_device(&flex);
-        conv2d(&no_bias, x.clone())
+        conv2d(&no_bias, x.clone(), Some(Pointwise::Relu))
             .to_data()
-            .assert_eq(&no_bias.forward(x).to_data(), true);
+            .assert_eq(
+                &burn::tensor::activation::relu(no_bias.forward(x)).to_data(),
+                true,
+            );
     }
 }

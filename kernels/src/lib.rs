@@ -40,13 +40,14 @@
 //! use burn::nn::pool::MaxPool2dConfig;
 //! use burn::nn::DropoutConfig;
 //! use burn::tensor::{Device, Tensor};
+//! use zoo_kernels::activation::Pointwise;
 //!
 //! let device = Device::flex().autodiff();
 //! let conv = Conv2dConfig::new([1, 8], [3, 3]).init(&device);
 //! let pool = MaxPool2dConfig::new([2, 2]).init();
 //! let images = Tensor::<4>::ones([2, 1, 28, 28], &device); // [batch, 1, 28, 28]
-//! let x = zoo_kernels::conv2d(&conv, images); // [batch, 8, 26, 26]
-//! let x = zoo_kernels::max_pool2d(&pool, zoo_kernels::tanh(x)); // [batch, 8, 13, 13]
+//! let x = zoo_kernels::conv2d(&conv, images, Some(Pointwise::Relu)); // [batch, 8, 26, 26]
+//! let x = zoo_kernels::max_pool2d(&pool, x); // [batch, 8, 13, 13]
 //! let x = zoo_kernels::dropout(&DropoutConfig::new(0.25).init(), x); // [batch, 8, 13, 13]
 //! assert_eq!(x.dims(), [2, 8, 13, 13]);
 //! let grads = x.sum().backward();

@@ -81,7 +81,7 @@ use burn::backend::{backend_extension, AutodiffBackend, Backend, Flex, TensorMet
 use burn::nn::Linear;
 use burn::prelude::*;
 
-use crate::activation::Pointwise;
+use crate::activation::{burn_activation, Pointwise};
 use crate::flex::{self, flex_tensor, on_flex_f32, values};
 use crate::matrix::{par_products, par_tiles, View};
 use crate::simd;
@@ -89,10 +89,7 @@ use crate::simd;
 /// `activation(layer.forward(x))` for `x` `[batch, d_input]`, as one operation on flex (see the
 /// module documentation); `None` is no activation. Returns `[batch, d_output]`.
 pub fn linear(layer: &Linear, x: Tensor<2>, activation: Option<Pointwise>) -> Tensor<2> {
-    let covered = match activation {
-        Some(Pointwise::LeakyRelu { slope }) => slope > 0.0,
-        Some(Pointwise::Tanh) | None => true,
-    };
+    let covered = activation.is_none_or(Pointwise::fused);
     match &layer.bias {
         Some(bias) if covered && on_flex_f32(&x) => {
             Tensor::from_dispatch(<burn::backend::Dispatch as FlexLinear>::zoo_linear(
@@ -102,16 +99,7 @@ pub fn linear(layer: &Linear, x: Tensor<2>, activation: Option<Pointwise>) -> Te
                 activation,
             ))
         }
-        _ => {
-            let pre = layer.forward(x); // [batch, d_output]
-            match activation {
-                None => pre,
-                Some(Pointwise::Tanh) => burn::tensor::activation::tanh(pre),
-                Some(Pointwise::LeakyRelu { slope }) => {
-                    burn::tensor::activation::leaky_relu(pre, slope as f64)
-                }
-            }
-        }
+        _ => burn_activation(layer.forward(x), activation), // [batch, d_output]
     }
 }
 
@@ -247,7 +235,7 @@ impl FlexLinear for Flex {
         let d_pre: Cow<[f32]> = match activation {
             None => Cow::Borrowed(grad),
             Some(activation) => Cow::Owned(simd::zip_map(grad, values(&y), move |g, y| {
-                g * activation.derivative_at_output(y)
+                activation.input_grad(y, g)
             })),
         };
         let d_pre = &d_pre[..];
@@ -388,22 +376,16 @@ mod tests {
     use burn::nn::LinearConfig;
     use burn::tensor::{Distribution, Tolerance};
 
-    const ACTIVATIONS: [Option<Pointwise>; 3] = [
+    const ACTIVATIONS: [Option<Pointwise>; 4] = [
         None,
+        Some(Pointwise::Relu),
         Some(Pointwise::Tanh),
         Some(Pointwise::LeakyRelu { slope: 0.2 }),
     ];
 
     /// Burn's layer and activation, for comparison.
     fn reference(layer: &Linear, x: Tensor<2>, activation: Option<Pointwise>) -> Tensor<2> {
-        let pre = layer.forward(x);
-        match activation {
-            None => pre,
-            Some(Pointwise::Tanh) => burn::tensor::activation::tanh(pre),
-            Some(Pointwise::LeakyRelu { slope }) => {
-                burn::tensor::activation::leaky_relu(pre, slope as f64)
-            }
-        }
+        burn_activation(layer.forward(x), activation)
     }
 
     /// Output and the gradients of input, weight and bias of a weighted sum of the output.

@@ -4,6 +4,7 @@ use burn::nn::{BatchNorm, BatchNormConfig, Dropout, DropoutConfig, PaddingConfig
 use burn::prelude::*;
 
 use crate::{Activation, ConfigError};
+use zoo_kernels::activation::Pointwise;
 use zoo_model_core::{positive, probability};
 
 /// One convolution block: `conv -> (batch norm) -> activation -> (max-pool) -> (dropout)`.
@@ -170,14 +171,22 @@ impl ConvBlock {
     ///
     /// The convolution, the pooling and the dropout run through [`zoo_kernels::conv2d`],
     /// [`zoo_kernels::max_pool2d`] and [`zoo_kernels::dropout()`]: one kernel each on flex,
-    /// Burn's layers elsewhere.
+    /// Burn's layers elsewhere. A ReLU right after the convolution (no batch norm) is fused
+    /// into it.
     pub fn forward(&self, input: Tensor<4>) -> Tensor<4> {
-        let x = zoo_kernels::conv2d(&self.conv, input); // [batch, channels, conv_h, conv_w]
-        let x = match &self.norm {
-            Some(norm) => norm.forward(x),
-            None => x,
+        let x = match (&self.norm, &self.activation) {
+            (None, burn::nn::activation::Activation::Relu(_)) => {
+                zoo_kernels::conv2d(&self.conv, input, Some(Pointwise::Relu)) // [batch, channels, conv_h, conv_w]
+            }
+            (norm, activation) => {
+                let x = zoo_kernels::conv2d(&self.conv, input, None); // [batch, channels, conv_h, conv_w]
+                let x = match norm {
+                    Some(norm) => norm.forward(x),
+                    None => x,
+                };
+                activation.forward(x)
+            }
         };
-        let x = self.activation.forward(x);
         let x = match &self.pool {
             Some(pool) => zoo_kernels::max_pool2d(pool, x), // [batch, channels, conv_h / pool, conv_w / pool]
             None => x,

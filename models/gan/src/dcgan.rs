@@ -142,8 +142,8 @@ impl DcganDiscriminator {
 
     /// Raw scores: `[batch, channels, height, width] -> [batch, 1]`.
     pub fn forward(&self, images: Tensor<4>) -> Tensor<2> {
-        let x = leaky::activate(zoo_kernels::conv2d(&self.down1, images)); // [batch, base, h/2, w/2]
-        let x = zoo_kernels::conv2d(&self.down2, x); // [batch, 2*base, h/4, w/4]
+        let x = leaky::activate(zoo_kernels::conv2d(&self.down1, images, None)); // [batch, base, h/2, w/2]
+        let x = zoo_kernels::conv2d(&self.down2, x, None); // [batch, 2*base, h/4, w/4]
         let x = match &self.down2_norm {
             Some(norm) => norm.forward(x),
             None => x,
