@@ -4,6 +4,7 @@
 use burn::backend::flex::FlexTensor;
 use burn::tensor::{DType, Device, Tensor, TensorData};
 use rayon::prelude::*;
+use std::mem::MaybeUninit;
 
 /// Whether `x` is an f32 tensor on flex, with or without autodiff: what the fused operations
 /// cover (every other tensor takes Burn's own operations).
@@ -53,19 +54,21 @@ pub(crate) fn par_build(
     values.spare_capacity_mut()[..len]
         .par_chunks_mut(part)
         .enumerate()
-        .for_each(|(index, part)| {
-            // SAFETY: all zero bits are 0.0, so after `write_bytes` every value of the part is
-            // an initialised f32 and the part may be read as `[f32]`.
-            let part = unsafe {
-                std::ptr::write_bytes(part.as_mut_ptr(), 0, part.len());
-                std::slice::from_raw_parts_mut(part.as_mut_ptr().cast::<f32>(), part.len())
-            };
-            fill(index, part);
-        });
+        .for_each(|(index, part)| fill(index, zeroed(part)));
     // SAFETY: every part of the first `len` values was zeroed above (a panic in `fill` ends the
     // call before this line).
     unsafe { values.set_len(len) };
     values
+}
+
+/// `slots` set to 0.0, as initialised values.
+pub(crate) fn zeroed(slots: &mut [MaybeUninit<f32>]) -> &mut [f32] {
+    // SAFETY: all zero bits are 0.0, so after `write_bytes` every slot holds an initialised f32
+    // and the slice may be read as `[f32]`.
+    unsafe {
+        std::ptr::write_bytes(slots.as_mut_ptr(), 0, slots.len());
+        std::slice::from_raw_parts_mut(slots.as_mut_ptr().cast::<f32>(), slots.len())
+    }
 }
 
 #[cfg(test)]
