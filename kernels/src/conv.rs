@@ -7,8 +7,8 @@
 //! matrix-multiply speed. [`conv2d`] computes all three on flex per image, each rayon task taking
 //! a run of four images: im2col of the image into a buffer that stays in cache, then one GEMM
 //! (forward: weight x patches; input gradient: weightᵀ x output gradient, added back where
-//! im2col read; weight gradient: output gradient x patchesᵀ into the task's partial sum, the
-//! partials added in task order). The runs do not depend on the thread count, so neither do the
+//! im2col read; weight gradient: patches x output gradientᵀ into the task's transposed partial
+//! sum, the partials added in task order and transposed once). The runs do not depend on the thread count, so neither do the
 //! results, to the last bit. An activation after the convolution ([`Pointwise`]) is applied to
 //! each image's output while it is in cache, and its backward pass runs before the three
 //! gradients. Every other backend, and
@@ -512,8 +512,8 @@ impl<B: Backend + FlexConv + FlexActivation, C: CheckpointStrategy> FlexConv for
             ) {
                 let [node_x, node_weight, node_bias] = ops.parents;
                 let (x_id, weight_id, bias_id, options, activated) = ops.state;
-                let grad = grads.consume::<B>(&ops.node); // of the output, after the activation
-                                                          // The gradient before the activation.
+                // The output gradient, after the activation; then the gradient before it.
+                let grad = grads.consume::<B>(&ops.node);
                 let grad = match activated {
                     Some((y, activation)) => B::zoo_activate_backward(y, grad, activation),
                     None => grad,
