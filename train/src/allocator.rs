@@ -10,15 +10,22 @@
 //!
 //! It also puts every thread on that one heap (one arena). Training runs on rayon's threads, and
 //! glibc gives each thread an arena of its own, made of 64 MiB heaps that it unmaps as soon as
-//! one is empty, whatever the trim threshold: with the classic CNN's ReLU fused into its
-//! convolution, `perf` found 4% of the training threads in page faults, page clearing and
-//! `munmap` called from `heap_trim`. `zoo bench cnn-mnist --backends flex --batches 80
-//! --warmup 10` at 2 threads, seven alternating rounds, medians: 1,675 samples/s with a heap
-//! per thread, 1,853 with one (the build before the fusion: 1,793 and 1,777). The arena's lock
-//! is taken once per tensor or scratch buffer, not per element.
+//! one is empty, whatever the trim threshold: `perf` found 4% of the training threads in page
+//! faults, page clearing and `munmap` called from `heap_trim`. glibc picks a thread's arena at
+//! the thread's first allocation, and `M_ARENA_MAX` only limits the arenas made after it is set,
+//! so the call must come before the threads start: [`train`](crate::train) makes it before it
+//! starts rayon's pool, the `zoo` binary first thing in `main`, and
+//! [`Backend::device`](crate::backend::Backend::device) too, for code that builds a device and
+//! trains on its own. The arena's lock is taken once per tensor or scratch buffer, not per
+//! element.
 //!
-//! [`Backend::device`](crate::backend::Backend::device) calls it, so every run through the
-//! library gets it, not only the `zoo` binary's. Measured against glibc's defaults and against
+//! Until 2026-12-06 only `Backend::device` made the call, on a rayon worker, so a worker that
+//! had allocated before it kept its own arena. `zoo bench cnn-mnist --backends flex --batches
+//! 80 --warmup 5` at 2 threads then took 152,000-294,000 page faults, against 55,000-57,000 with
+//! the call first; five alternating rounds at 150 batches gave 1,515-1,861 samples/s (median
+//! 1,705) against 1,655-1,906 (median 1,856), and at 1 thread 875-886 against 987-999.
+//! `tests/malloc_arenas.rs` checks that a run leaves one arena. Measured against glibc's
+//! defaults and against
 //! mimalloc (README, "mallopt or a global allocator?"): the classic CNN trains at 980-1,081
 //! samples/s with it, 664-673 without, 953-967 with mimalloc; so no global allocator.
 
@@ -28,7 +35,7 @@ const MMAP_THRESHOLD: i32 = 32 << 20;
 const TRIM_THRESHOLD: i32 = 1 << 30;
 
 /// Sets glibc's allocator to reuse freed memory (see the module documentation); call it once at
-/// start-up, before the first tensor. Returns whether the settings took effect (always false off
+/// start-up, before the first tensor and before any other thread starts. Returns whether the settings took effect (always false off
 /// glibc, where nothing is changed).
 ///
 /// ```

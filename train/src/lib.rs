@@ -45,8 +45,10 @@ use tasks::language_model::LanguageModelling;
 /// [`RunOptions::skip_test`]) and writes the run folder. Every task goes through the same
 /// driver; the task is the recipe's (`[model] kind`). The run goes on one of rayon's worker
 /// threads (`zoo_kernels::threads::run_on_worker`), where the kernels' parallel parts start
-/// without a hand-over between threads; the calling thread waits for it.
+/// without a hand-over between threads; the calling thread waits for it. It first sets the
+/// allocator ([`allocator::keep_freed_memory`]), before that pool's threads start.
 pub fn train(recipe: &Recipe, options: &RunOptions) -> Result<Summary> {
+    allocator::keep_freed_memory();
     zoo_kernels::threads::run_on_worker(|| match recipe.task() {
         Task::ImageClassification => drive::<Classify>(recipe, options),
         Task::CharLm => drive::<LanguageModelling>(recipe, options),
