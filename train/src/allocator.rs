@@ -24,10 +24,11 @@
 //! 80 --warmup 5` at 2 threads then took 152,000-294,000 page faults, against 55,000-57,000 with
 //! the call first; five alternating rounds at 150 batches gave 1,515-1,861 samples/s (median
 //! 1,705) against 1,655-1,906 (median 1,856), and at 1 thread 875-886 against 987-999.
-//! `tests/malloc_arenas.rs` checks that a run leaves one arena. Measured against glibc's
-//! defaults and against
-//! mimalloc (README, "mallopt or a global allocator?"): the classic CNN trains at 980-1,081
-//! samples/s with it, 664-673 without, 953-967 with mimalloc; so no global allocator.
+//! `tests/malloc_arenas.rs` checks that a run leaves one arena.
+//!
+//! Measured against glibc's defaults and against mimalloc (README, "mallopt or a global
+//! allocator?"): the classic CNN trains at 980-1,081 samples/s with it, 664-673 without, 953-967
+//! with mimalloc; so no global allocator.
 
 /// Largest allocation served from the heap: glibc's upper limit for the mmap threshold.
 const MMAP_THRESHOLD: i32 = 32 << 20;
@@ -35,8 +36,8 @@ const MMAP_THRESHOLD: i32 = 32 << 20;
 const TRIM_THRESHOLD: i32 = 1 << 30;
 
 /// Sets glibc's allocator to reuse freed memory (see the module documentation); call it once at
-/// start-up, before the first tensor and before any other thread starts. Returns whether the settings took effect (always false off
-/// glibc, where nothing is changed).
+/// start-up, before the first tensor and before any other thread starts. Returns whether the
+/// settings took effect (always false off glibc, where nothing is changed).
 ///
 /// ```
 /// let applied = zoo_train::allocator::keep_freed_memory();
