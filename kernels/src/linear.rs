@@ -44,6 +44,21 @@
 //! (that build also had Adam's unzeroed output buffer, see [`adam`](crate::adam); 1 thread:
 //! level, 8,927-8,986 against 8,914-8,980).
 //!
+//! The input gradient `d_pre · weightᵀ` of a layer with more than 128 outputs is computed tile
+//! by tile as its transpose, `weight[columns, :] · d_preᵀ`, with `d_preᵀ` made once per call,
+//! and each tile written back transposed (`matrix::par_transposed_products`). Asked for the
+//! product directly, gemm turns it into that transposed problem itself, but then gathers the
+//! rows of the weights element by element into its packed layout for every tile; `perf` put as
+//! many of the MLP GAN's samples in that gather as in the products' arithmetic. Given `d_preᵀ`,
+//! gemm reads the weights where they are and packs `d_preᵀ` with contiguous copies. The sums run
+//! in the same order, so the bits are the same (tested). A standalone gemm 0.19 benchmark on one
+//! core, batch 64, `[input, output]` weights, GFLOP/s direct → transposed: `[784, 512]` 40.9 →
+//! 88.2, `[256, 512]` 40.5 → 85.3, `[512, 784]` 73.2 → 90.1, `[784, 256]` 65.0 → 85.1,
+//! `[784, 128]` 82.8 → 86.6, `[784, 64]` 83.8 → 75.6 (the transposes cost more than they save
+//! below about 128 outputs). `zoo bench gan-mnist --backends flex --batches 300 --warmup 10`,
+//! six alternating rounds, medians in samples/s: 1 thread 5,988 → 7,217, 2 threads 10,418 →
+//! 12,596, with the same losses and weights after an epoch.
+//!
 //! Both gradients are written into new, unzeroed matrices (`matrix::par_products`): zeroing
 //! them first, only for gemm to overwrite every value, was 5.8% of the training thread at 2
 //! threads. Same benchmark, two alternating rounds: 12,499-12,596 → 13,936-14,117 samples/s at
@@ -83,7 +98,7 @@ use burn::prelude::*;
 
 use crate::activation::{burn_activation, Pointwise};
 use crate::flex::{self, flex_tensor, on_flex_f32, values};
-use crate::matrix::{par_products, par_tiles, View};
+use crate::matrix::{par_products, par_tiles, par_transposed_products, transpose, View};
 use crate::simd;
 
 /// `activation(layer.forward(x))` for `x` `[batch, d_input]`, as one operation on flex (see the
@@ -141,6 +156,10 @@ const ROWS_PER_PART: usize = 32;
 /// Samples per part of the input gradient: gemm packs the weights once per part.
 const GRADIENT_ROWS_PER_PART: usize = 64;
 
+/// Outputs above which the input gradient's tiles are computed transposed (see
+/// [`input_gradient`]): gemm's gather of a transposed weight view slows down with longer rows.
+const TRANSPOSED_GRADIENT_ABOVE: usize = 128;
+
 /// Output features per part of the forward pass and input features per part of the input
 /// gradient: a layer's product is cut across its columns too, so that a batch of 64 still
 /// makes several parts for every thread.
@@ -164,6 +183,34 @@ fn matrix_dims(tensor: &FlexTensor) -> [usize; 2] {
         "the fused linear takes matrices, got shape {shape:?}"
     );
     [shape[0], shape[1]]
+}
+
+/// `d_x [batch, input] = d_pre [batch, output] · weightᵀ [output, input]`, in tiles of
+/// [`GRADIENT_ROWS_PER_PART`] samples by [`COLUMNS_PER_PART`] input features.
+///
+/// Above [`TRANSPOSED_GRADIENT_ABOVE`] outputs each tile is computed as its transpose,
+/// `weight[columns, :] · d_preᵀ[:, rows]`, with `d_preᵀ` made once per call (see the module
+/// documentation); the bits are the same either way.
+fn input_gradient(d_pre: &[f32], weight: &[f32], [batch, input, output]: [usize; 3]) -> Vec<f32> {
+    let tile = [GRADIENT_ROWS_PER_PART, COLUMNS_PER_PART];
+    if output <= TRANSPOSED_GRADIENT_ABOVE {
+        // tile [rows, columns] = d_pre [rows, output] · weight[columns, :]ᵀ [output, columns]
+        return par_products([batch, input], tile, |tile| {
+            let d_pre = &d_pre[tile.first_row * output..(tile.first_row + tile.rows) * output];
+            let weight = View::transposed(&weight[tile.first_column * output..], output);
+            (output, View::rows(d_pre, output), weight)
+        });
+    }
+    let d_pre_t = transpose(d_pre, batch, output); // [output, batch]
+                                                   // tileᵀ [columns, rows] = weight[columns, :] [columns, output] · d_preᵀ[:, rows] [output, rows]
+    par_transposed_products([batch, input], tile, |tile| {
+        let weight = View::rows(&weight[tile.first_column * output..], output);
+        (
+            output,
+            weight,
+            View::rows(&d_pre_t[tile.first_row..], batch),
+        )
+    })
 }
 
 impl FlexLinear for Flex {
@@ -242,20 +289,7 @@ impl FlexLinear for Flex {
         let ((d_x, d_weight), d_bias) = rayon::join(
             || {
                 rayon::join(
-                    || {
-                        need_x.then(|| {
-                            // d_x [batch, input], tile [rows, columns] =
-                            //     d_pre [rows, output] · weight[columns, :]ᵀ [output, columns]
-                            let tile = [GRADIENT_ROWS_PER_PART, COLUMNS_PER_PART];
-                            par_products([batch, input], tile, |tile| {
-                                let rows = tile.first_row..tile.first_row + tile.rows;
-                                let d_pre = &d_pre[rows.start * output..rows.end * output];
-                                let weight = &weight[tile.first_column * output..];
-                                let weight = View::transposed(weight, output);
-                                (output, View::rows(d_pre, output), weight)
-                            })
-                        })
-                    },
+                    || need_x.then(|| input_gradient(d_pre, weight, [batch, input, output])),
                     || {
                         need_weight.then(|| {
                             // d_weight [input, output], rows [features, output] =
@@ -373,6 +407,7 @@ impl<B: Backend + FlexLinear, C: CheckpointStrategy> FlexLinear for Autodiff<B, 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::matrix::product;
     use burn::nn::LinearConfig;
     use burn::tensor::{Distribution, Tolerance};
 
@@ -427,12 +462,18 @@ mod tests {
     fn matches_burns_layer_with_gradients() {
         let device = Device::flex().autodiff();
         // 70 samples: two whole parts and a short one; 150 inputs: two weight-gradient parts
-        // and a short one.
-        let layer = LinearConfig::new(150, 40).init(&device);
-        let x = Tensor::<2>::random([70, 150], Distribution::Normal(0.0, 1.0), &device);
+        // and a short one. 200 outputs take the transposed input gradient.
+        for outputs in [40, 200] {
+            let layer = LinearConfig::new(150, outputs).init(&device);
+            let x = Tensor::<2>::random([70, 150], Distribution::Normal(0.0, 1.0), &device);
+            compare_with_burn(&layer, &x);
+        }
+    }
+
+    fn compare_with_burn(layer: &Linear, x: &Tensor<2>) {
         for activation in ACTIVATIONS {
-            let fused = run(|l, x| linear(l, x, activation), &layer, &x);
-            let expected = run(|l, x| reference(l, x, activation), &layer, &x);
+            let fused = run(|l, x| linear(l, x, activation), layer, x);
+            let expected = run(|l, x| reference(l, x, activation), layer, x);
             for (name, (f, e)) in ["output", "input grad", "weight grad", "bias grad"]
                 .iter()
                 .zip(fused.iter().zip(&expected))
@@ -440,6 +481,36 @@ mod tests {
                 assert_eq!(f.shape(), e.shape(), "{name} shape, {activation:?}");
                 f.assert_approx_eq::<f32>(e, Tolerance::absolute(1e-4));
             }
+        }
+    }
+
+    #[test]
+    fn the_transposed_input_gradient_has_the_bits_of_the_direct_product() {
+        let values = |n: usize, seed: f32| -> Vec<f32> {
+            (0..n).map(|i| (i as f32 * 0.731 + seed).sin()).collect()
+        };
+        // Outputs on both sides of the switch, whole and short parts of samples and columns.
+        for [batch, input, output] in [
+            [64, 784, 512],
+            [70, 300, 129],
+            [17, 100, 784],
+            [64, 256, 128],
+            [1, 5, 200],
+        ] {
+            let d_pre = values(batch * output, 1.0); // [batch, output]
+            let weight = values(input * output, 2.0); // [input, output]
+            let mut direct = vec![0.0; batch * input]; // [batch, input]
+            let weight_t = View::transposed(&weight, output); // [output, input]
+            product(
+                &mut direct,
+                [batch, output, input],
+                View::rows(&d_pre, output),
+                weight_t,
+                false,
+            );
+            let tiled = input_gradient(&d_pre, &weight, [batch, input, output]);
+            let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+            assert_eq!(bits(&tiled), bits(&direct), "[{batch}, {input}, {output}]");
         }
     }
 
@@ -466,16 +537,19 @@ mod tests {
     #[test]
     fn results_do_not_depend_on_the_thread_count() {
         let device = Device::flex().autodiff();
-        let layer = LinearConfig::new(200, 96).init(&device);
         let x = Tensor::<2>::random([100, 200], Distribution::Normal(0.0, 1.0), &device);
-        let in_pool = |threads: usize| {
-            let pool = rayon::ThreadPoolBuilder::new()
-                .num_threads(threads)
-                .build()
-                .expect("a thread pool");
-            pool.install(|| run(|l, x| linear(l, x, Some(Pointwise::Tanh)), &layer, &x))
-        };
-        assert_eq!(in_pool(1), in_pool(3));
+        // 96 outputs: the direct input gradient; 300: the transposed one.
+        for outputs in [96, 300] {
+            let layer = LinearConfig::new(200, outputs).init(&device);
+            let in_pool = |threads: usize| {
+                let pool = rayon::ThreadPoolBuilder::new()
+                    .num_threads(threads)
+                    .build()
+                    .expect("a thread pool");
+                pool.install(|| run(|l, x| linear(l, x, Some(Pointwise::Tanh)), &layer, &x))
+            };
+            assert_eq!(in_pool(1), in_pool(3), "{outputs} outputs");
+        }
     }
 
     #[test]

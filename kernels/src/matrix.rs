@@ -192,6 +192,23 @@ impl Tile<'_> {
         }
     }
 
+    /// Row `row` of the tile as slots that may not hold a value yet, `columns` of them.
+    ///
+    /// # Panics
+    ///
+    /// When `row >= rows`.
+    fn row_slots(&mut self, row: usize) -> &mut [std::mem::MaybeUninit<f32>] {
+        assert!(row < self.rows, "row {row} of a tile of {} rows", self.rows);
+        // SAFETY: as in `row_mut`; `MaybeUninit<f32>` has the layout of `f32` and may hold
+        // anything.
+        unsafe {
+            std::slice::from_raw_parts_mut(
+                self.start.add(row * self.row_stride).cast(),
+                self.columns,
+            )
+        }
+    }
+
     /// `tile [rows, columns] (+)= lhs [rows, k] · rhs [k, columns]`, as [`product`] does it.
     pub(crate) fn product(&mut self, k: usize, lhs: View, rhs: View, accumulate: bool) {
         let size = [self.rows, k, self.columns];
@@ -267,22 +284,76 @@ pub(crate) fn par_products<'a>(
     tile: [usize; 2],
     operands: impl Fn(&Tile) -> (usize, View<'a>, View<'a>) + Sync,
 ) -> Vec<f32> {
+    let fill = |tile: Tile| {
+        let (k, lhs, rhs) = operands(&tile);
+        let size = [tile.rows, k, tile.columns];
+        // SAFETY: the tile's rows are valid for writes and no other tile has them; the row
+        // stride is `columns`, a row length of an allocation, so it fits isize.
+        unsafe { product_into(tile.start, tile.row_stride, size, lhs, rhs, false) }
+    };
+    // SAFETY: a product that does not accumulate writes every value of its tile (see above).
+    unsafe { par_new_matrix([rows, columns], tile, fill) }
+}
+
+/// As [`par_products`], but each tile comes from the product of its transpose: `operands` gives
+/// `(k, lhs, rhs)` with `tileᵀ [columns, rows] = lhs [columns, k] · rhs [k, rows]`, computed
+/// into a scratch matrix and written back transposed.
+///
+/// For `d_pre · weightᵀ` with the weights row-major, this puts the weights on the side that gemm
+/// reads where they are, and `d_preᵀ` on the side it packs with contiguous copies; asked for the
+/// product directly, gemm gathers the weights element by element for every tile (see the
+/// `linear` module). A tile holds the same bits either way: gemm turns a row-major destination
+/// into the transposed problem anyway, and sums over `k` in the same order (tested in the
+/// `linear` module).
+///
+/// # Panics
+///
+/// As [`par_products`].
+pub(crate) fn par_transposed_products<'a>(
+    [rows, columns]: [usize; 2],
+    tile: [usize; 2],
+    operands: impl Fn(&Tile) -> (usize, View<'a>, View<'a>) + Sync,
+) -> Vec<f32> {
+    let fill = |mut tile: Tile| {
+        let (k, lhs, rhs) = operands(&tile);
+        let mut transposed = vec![0.0; tile.columns * tile.rows]; // [columns, rows]
+        let size = [tile.columns, k, tile.rows];
+        product(&mut transposed, size, lhs, rhs, false);
+        for row in 0..tile.rows {
+            let column_values = transposed.iter().skip(row).step_by(tile.rows);
+            for (slot, value) in tile.row_slots(row).iter_mut().zip(column_values) {
+                slot.write(*value);
+            }
+        }
+    };
+    // SAFETY: every row of every tile is written from its `columns` values of `transposed`.
+    unsafe { par_new_matrix([rows, columns], tile, fill) }
+}
+
+/// A new row-major `[rows, columns]` matrix, cut into tiles as [`par_tiles`] cuts it, each
+/// filled by `fill` on rayon's threads. Nothing zeroes it first.
+///
+/// # Safety
+///
+/// `fill` must write every value of the tile it is given.
+///
+/// # Panics
+///
+/// As [`par_tiles`], and when `rows * columns` overflows.
+unsafe fn par_new_matrix(
+    [rows, columns]: [usize; 2],
+    tile: [usize; 2],
+    fill: impl Fn(Tile) + Sync,
+) -> Vec<f32> {
     let len = rows
         .checked_mul(columns)
         .unwrap_or_else(|| panic!("par_products: [{rows}, {columns}] is too many values"));
     let mut matrix = Vec::with_capacity(len);
     let start = SharedMatrix(matrix.spare_capacity_mut().as_mut_ptr().cast::<f32>());
-    let fill = |tile: Tile| {
-        let (k, lhs, rhs) = operands(&tile);
-        let size = [tile.rows, k, tile.columns];
-        // SAFETY: the tile's rows are inside the capacity and no other tile has them; the row
-        // stride is `columns`, a row length of an allocation, so it fits isize.
-        unsafe { product_into(tile.start, tile.row_stride, size, lhs, rhs, false) }
-    };
     // SAFETY: the capacity holds `len` values and `matrix` is not touched until the call ends.
     unsafe { for_each_tile(start, [rows, columns], tile, fill) };
-    // SAFETY: every tile's product wrote all its values (see above) and the tiles cover the
-    // matrix; a panic in any of them ends the call before this line.
+    // SAFETY: `fill` wrote every value of every tile (the caller's promise) and the tiles cover
+    // the matrix; a panic in any of them ends the call before this line.
     unsafe { matrix.set_len(len) };
     matrix
 }
