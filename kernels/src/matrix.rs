@@ -347,7 +347,7 @@ unsafe fn par_new_matrix(
 ) -> Vec<f32> {
     let len = rows
         .checked_mul(columns)
-        .unwrap_or_else(|| panic!("par_products: [{rows}, {columns}] is too many values"));
+        .unwrap_or_else(|| panic!("a new [{rows}, {columns}] matrix is too many values"));
     let mut matrix = Vec::with_capacity(len);
     let start = SharedMatrix(matrix.spare_capacity_mut().as_mut_ptr().cast::<f32>());
     // SAFETY: the capacity holds `len` values and `matrix` is not touched until the call ends.
