@@ -202,14 +202,11 @@ fn input_gradient(d_pre: &[f32], weight: &[f32], [batch, input, output]: [usize;
         });
     }
     let d_pre_t = transpose(d_pre, batch, output); // [output, batch]
-                                                   // tileᵀ [columns, rows] = weight[columns, :] [columns, output] · d_preᵀ[:, rows] [output, rows]
     par_transposed_products([batch, input], tile, |tile| {
+        // tileᵀ [columns, rows] = weight[columns, :] [columns, output] · d_preᵀ[:, rows]
         let weight = View::rows(&weight[tile.first_column * output..], output);
-        (
-            output,
-            weight,
-            View::rows(&d_pre_t[tile.first_row..], batch),
-        )
+        let d_pre_t = View::rows(&d_pre_t[tile.first_row..], batch);
+        (output, weight, d_pre_t)
     })
 }
 
