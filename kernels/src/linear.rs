@@ -19,10 +19,11 @@
 //! tiles give the bits of the whole row band (see `matrix::par_tiles`).
 //!
 //! The part sizes follow gemm: it packs the weight matrix again for every call with more than
-//! 48 rows (forward) and, for the input gradient, whose weight operand is a transposed view,
-//! for every call. 32-sample forward parts avoid the first; 64-sample input-gradient parts pack
-//! once per batch of 64 instead of twice. Transposing the weight once per backward pass instead
-//! was slower than gemm's own packing. `zoo bench gan-mnist --backends flex --batches 200`,
+//! 48 rows (forward) and, for the input gradient of up to 128 outputs, whose weight operand is a
+//! transposed view, for every call (above 128 outputs, see the transposed input gradient
+//! below). 32-sample forward parts avoid the first; 64-sample input-gradient parts pack once
+//! per batch of 64 instead of twice. Transposing the weight once per backward pass instead was
+//! slower than gemm's own packing. `zoo bench gan-mnist --backends flex --batches 200`,
 //! alternating runs on 2 cores (samples/s at 1 / 2 threads):
 //!
 //! | MLP GAN layers | 1 thread | 2 threads |
@@ -153,7 +154,8 @@ pub trait FlexLinear: Backend {
 /// documentation). No part size depends on the thread count.
 const ROWS_PER_PART: usize = 32;
 
-/// Samples per part of the input gradient: gemm packs the weights once per part.
+/// Samples per part of the input gradient: gemm packs the weights (up to
+/// [`TRANSPOSED_GRADIENT_ABOVE`] outputs) or `d_preᵀ` (above) once per part.
 const GRADIENT_ROWS_PER_PART: usize = 64;
 
 /// Outputs above which the input gradient's tiles are computed transposed (see
