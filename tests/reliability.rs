@@ -231,3 +231,36 @@ fn the_gan_quality_classifier_is_keyed_by_its_recipe_content() {
         stdout(&third)
     );
 }
+
+/// Burn's backends keep one random generator per process, behind the initial weights and every
+/// dropout mask: runs started together in one process (a library user's threads) each drew some
+/// of the others' numbers, and the same seed gave another run. Every other test of this file runs
+/// `zoo` in a process of its own, so nothing else draws from this process's generator meanwhile.
+#[test]
+fn runs_at_once_in_one_process_give_the_numbers_of_a_run_alone() {
+    use burn_zoo::train::{train, Backend, Recipe, RunOptions};
+
+    let dir = tempfile::tempdir().unwrap();
+    let recipe = Recipe::load("mlp-mnist-mini", &["training.epochs=2".into()]).unwrap();
+    let run = |name: &str| {
+        let options = RunOptions {
+            backend: Backend::Flex,
+            run_dir: Some(dir.path().join(name)),
+            plain_progress: true,
+            skip_test: true,
+            ..Default::default()
+        };
+        train(&recipe, &options).unwrap().metrics
+    };
+    let alone = run("alone");
+    let together: Vec<_> = std::thread::scope(|scope| {
+        let runs: Vec<_> = ["a", "b", "c"]
+            .into_iter()
+            .map(|name| scope.spawn(move || run(name)))
+            .collect();
+        runs.into_iter().map(|r| r.join().unwrap()).collect()
+    });
+    for metrics in together {
+        assert_eq!(metrics, alone);
+    }
+}

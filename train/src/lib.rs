@@ -28,6 +28,8 @@ pub mod recipe;
 pub mod run;
 pub mod tasks;
 
+use std::sync::{Mutex, PoisonError};
+
 use anyhow::Result;
 
 pub use backend::Backend;
@@ -41,14 +43,31 @@ use tasks::forecast::Forecasting;
 use tasks::gan::train::AdversarialTraining;
 use tasks::language_model::LanguageModelling;
 
+/// Held by a run from its first random draw to its last. Burn's backends keep one random
+/// generator per process (Flex's is a global behind a mutex), seeded by a run and drawn on for
+/// its initial weights and every dropout mask; two runs drawing from it at once would each get
+/// some of the other's numbers, and the same seed would no longer give the same run. It guards
+/// no data, so a run that panicked while holding it leaves nothing to repair.
+static ONE_RUN_AT_A_TIME: Mutex<()> = Mutex::new(());
+
 /// Trains `recipe` as `options` say, evaluates it (on the test set unless
 /// [`RunOptions::skip_test`]) and writes the run folder. Every task goes through the same
 /// driver; the task is the recipe's (`[model] kind`). The run goes on one of rayon's worker
 /// threads (`zoo_kernels::threads::run_on_worker`), where the kernels' parallel parts start
 /// without a hand-over between threads; the calling thread waits for it. It first sets the
 /// allocator ([`allocator::keep_freed_memory`]), before that pool's threads start.
+///
+/// Runs asked for by several threads at once train one after another, so that each gives the
+/// numbers it gives alone: Burn's backends keep one random generator per process. Calls from
+/// inside rayon's pool (a `par_iter` of runs) could therefore wait on themselves; start them
+/// from plain threads.
 pub fn train(recipe: &Recipe, options: &RunOptions) -> Result<Summary> {
     allocator::keep_freed_memory();
+    // Taken before the run moves to rayon's pool: a worker waiting on it there could be handed
+    // the queued run of the thread holding it.
+    let _turn = ONE_RUN_AT_A_TIME
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner);
     zoo_kernels::threads::run_on_worker(|| match recipe.task() {
         Task::ImageClassification => drive::<Classify>(recipe, options),
         Task::CharLm => drive::<LanguageModelling>(recipe, options),
