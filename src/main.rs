@@ -1,5 +1,8 @@
 //! The `zoo` command: see `zoo --help`. The command line lives in `cli.rs`; everything it does
 //! is in the library crates (`zoo-train`, `zoo-experiments`).
+// The doc comments of `cli.rs` are clap's `--help` text, written for a terminal: `<SEED>` and
+// `[256,128]` there are what the user types, not HTML or links.
+#![allow(rustdoc::invalid_html_tags, rustdoc::broken_intra_doc_links)]
 
 mod cli;
 

@@ -4,7 +4,7 @@
 //! - [`search`]: hyperparameter search (grid, random, successive halving, Hyperband, TPE) with
 //!   every trial stored, so a killed search continues and several processes share a study;
 //! - [`study`]: the regularization study, one recipe under each regularizer, side by side;
-//! - [`bench`]: training and inference throughput of recipes on each backend;
+//! - [`bench`](mod@bench): training and inference throughput of recipes on each backend;
 //! - [`gan_quality`]: the sample quality of a GAN run (MNIST score, Fréchet distance), judged
 //!   by a classifier trained by one of the zoo's own recipes.
 #![warn(missing_docs)]

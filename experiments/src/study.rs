@@ -1,5 +1,5 @@
 //! `zoo study regularization`: the same recipe trained under each regularizer, with the same
-//! budget and seeds, compared side by side. Every run goes through [`crate::train`].
+//! budget and seeds, compared side by side. Every run goes through [`zoo_train::train`].
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};

@@ -1,7 +1,7 @@
 //! Weights in and out of burn-zoo: PyTorch `state_dict`s (`.pt` and `.safetensors`, with
 //! PyTorch's parameter names and layouts) and ONNX graphs.
 //!
-//! - [`state_dict`] / [`load_state_dict`]: any zoo network (an `Mlp`, a `Cnn`, an LSTM
+//! - [`state_dict`](fn@state_dict) / [`load_state_dict`]: any zoo network (an `Mlp`, a `Cnn`, an LSTM
 //!   `SequenceClassifier`, a GAN generator, ...) to and from the tensors of the matching
 //!   `torch.nn` module (the twins in `interop/python/torch_models.py`), checked tensor by tensor
 //!   ([`Mismatch`] names the first one that differs, with both shapes);
@@ -49,7 +49,7 @@ pub use state_dict::{
 };
 
 /// Writes `module`'s weights to `path` as safetensors with PyTorch's names and layouts (see
-/// [`state_dict`]).
+/// [`state_dict`](mod@state_dict)).
 pub fn save_safetensors<M: Module>(module: &M, path: &Path) -> Result<()> {
     write_safetensors(&state_dict(module)?, path, &[("producer", "burn-zoo")])
 }

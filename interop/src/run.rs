@@ -104,7 +104,7 @@ impl RunModel {
         })
     }
 
-    /// The network's weights as a PyTorch `state_dict` (see [`state_dict`]).
+    /// The network's weights as a PyTorch `state_dict` (see [`state_dict`](fn@crate::state_dict)).
     pub fn state_dict(&self) -> Result<StateDict> {
         match self {
             Self::Classifier(model) => match &model.network {

@@ -218,7 +218,7 @@ impl SearchSpace {
     }
 }
 
-/// The `key=value` override strings of an assignment, for [`crate::Recipe::load`]: values are
+/// The `key=value` override strings of an assignment, for [`zoo_train::Recipe::load`]: values are
 /// written as TOML (`model.hidden=[256, 128]`, `data.dataset="mnist"`), floats always with a
 /// decimal point or an exponent so they read back as floats, integers as integers.
 pub fn to_overrides(assignment: &Assignment) -> Vec<String> {

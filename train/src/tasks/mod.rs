@@ -1,4 +1,4 @@
-//! The four tasks of the zoo, each one [`Task`](crate::run::driver::Task) for the run driver:
+//! The four tasks of the zoo, each one `Task` of the run driver (behind [`crate::train`]):
 //! image classification, character language modelling, forecasting, and the adversarial GAN.
 //! A task owns its data, its model wrapper, its training step and its evaluation; the driver
 //! owns the run folder.
