@@ -43,7 +43,7 @@ use tasks::forecast::Forecasting;
 use tasks::gan::train::AdversarialTraining;
 use tasks::language_model::LanguageModelling;
 
-/// Held by a run from its first random draw to its last. Burn's backends keep one random
+/// Held for the whole of each [`train`] call. Burn's backends keep one random
 /// generator per process (Flex's is a global behind a mutex), seeded by a run and drawn on for
 /// its initial weights and every dropout mask; two runs drawing from it at once would each get
 /// some of the other's numbers, and the same seed would no longer give the same run. It guards
@@ -63,8 +63,9 @@ static ONE_RUN_AT_A_TIME: Mutex<()> = Mutex::new(());
 /// from plain threads.
 pub fn train(recipe: &Recipe, options: &RunOptions) -> Result<Summary> {
     allocator::keep_freed_memory();
-    // Taken before the run moves to rayon's pool: a worker waiting on it there could be handed
-    // the queued run of the thread holding it.
+    // Taken on the calling thread, before the run moves to rayon's pool. Taken on a worker, it
+    // could deadlock: the worker holding it, while it waits inside a parallel loop, may pick up
+    // another thread's queued run and then wait on itself.
     let _turn = ONE_RUN_AT_A_TIME
         .lock()
         .unwrap_or_else(PoisonError::into_inner);
