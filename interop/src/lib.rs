@@ -1,8 +1,8 @@
 //! Weights in and out of burn-zoo: PyTorch `state_dict`s (`.pt` and `.safetensors`, with
 //! PyTorch's parameter names and layouts) and ONNX graphs.
 //!
-//! - [`state_dict`](fn@state_dict) / [`load_state_dict`]: any zoo network (an `Mlp`, a `Cnn`, an LSTM
-//!   `SequenceClassifier`, a GAN generator, ...) to and from the tensors of the matching
+//! - [`state_dict`](fn@state_dict) / [`load_state_dict`]: any zoo network (an `Mlp`, a `Cnn`,
+//!   an LSTM `SequenceClassifier`, a GAN generator, ...) to and from the tensors of the matching
 //!   `torch.nn` module (the twins in `interop/python/torch_models.py`), checked tensor by tensor
 //!   ([`Mismatch`] names the first one that differs, with both shapes);
 //! - [`read_state_dict`] / [`write_safetensors`]: those tensors from a `.pt` / `.safetensors`

@@ -52,9 +52,9 @@ use rayon::prelude::*;
 /// `conv.forward(x)`: through the flex kernels of [`FlexConv`] when `x` lives on the flex
 /// backend (with or without autodiff) and the convolution has a bias, one group and no `Same`
 /// padding; when training (`x` an autodiff tensor) on any other backend, as im2col and a batched
-/// matrix product ([`conv2d_gemm`], whose backward scales with
-/// the batch); `Conv2d::forward` otherwise: inference off flex keeps Burn's convolution, and
-/// so does a capture device, so an ONNX export records a `Conv` node. Shapes as `Conv2d`:
+/// matrix product ([`conv2d_gemm`], whose backward scales with the batch); `Conv2d::forward`
+/// otherwise: inference off flex keeps Burn's convolution, and so does a capture device, so an
+/// ONNX export records a `Conv` node. Shapes as `Conv2d`:
 /// `[batch, in, height, width] -> [batch, out, out_height, out_width]`. Then `activation`, if
 /// any: fused into the flex kernels, Burn's own operation elsewhere.
 pub fn conv2d(conv: &Conv2d, x: Tensor<4>, activation: Option<Pointwise>) -> Tensor<4> {

@@ -36,9 +36,8 @@ const WORKER_STACK_BYTES: usize = 8 << 20;
 /// Runs `work` on a thread of rayon's global pool and returns its result; the calling thread
 /// waits. Called from a worker already, it runs `work` in place.
 ///
-/// The first call builds the global pool with 8 MiB stacks and the thread
-/// count rayon would choose (`RAYON_NUM_THREADS`, else one per core), unless something built
-/// it before.
+/// The first call builds the global pool with 8 MiB stacks and the thread count rayon would
+/// choose (`RAYON_NUM_THREADS`, else one per core), unless something built it before.
 pub fn run_on_worker<R: Send>(work: impl FnOnce() -> R + Send) -> R {
     if rayon::current_thread_index().is_some() {
         return work();

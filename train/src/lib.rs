@@ -43,11 +43,11 @@ use tasks::forecast::Forecasting;
 use tasks::gan::train::AdversarialTraining;
 use tasks::language_model::LanguageModelling;
 
-/// Held for the whole of each [`train`] call. Burn's backends keep one random
-/// generator per process (Flex's is a global behind a mutex), seeded by a run and drawn on for
-/// its initial weights and every dropout mask; two runs drawing from it at once would each get
-/// some of the other's numbers, and the same seed would no longer give the same run. It guards
-/// no data, so a run that panicked while holding it leaves nothing to repair.
+/// Held for the whole of each [`train`] call. Burn's backends keep one random generator per
+/// process (Flex's is a global behind a mutex), seeded by a run and drawn on for its initial
+/// weights and every dropout mask; two runs drawing from it at once would each get some of the
+/// other's numbers, and the same seed would no longer give the same run. It guards no data, so
+/// a run that panicked while holding it leaves nothing to repair.
 static ONE_RUN_AT_A_TIME: Mutex<()> = Mutex::new(());
 
 /// Trains `recipe` as `options` say, evaluates it (on the test set unless

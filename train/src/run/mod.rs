@@ -1,6 +1,7 @@
-//! The run driver and everything a run writes: one driver for every task (behind [`crate::train`]), the run
-//! folder (atomic writes, checkpoints, the resume scan), the per-epoch history, progress
-//! displays, `summary.json`, and the supervised loop on burn-train that three tasks share.
+//! The run driver and everything a run writes: one driver for every task (behind
+//! [`crate::train`]), the run folder (atomic writes, checkpoints, the resume scan), the
+//! per-epoch history, progress displays, `summary.json`, and the supervised loop on burn-train
+//! that three tasks share.
 
 pub(crate) mod driver;
 pub(crate) mod epoch_progress;
