@@ -49,16 +49,31 @@ pub(crate) fn par_build(
     part: usize,
     fill: impl Fn(usize, &mut [f32]) + Sync,
 ) -> Vec<f32> {
+    par_build_with(len, part, fill).0
+}
+
+/// [`par_build`] where `fill` also returns a value per part: the vector, and those values in
+/// part order.
+///
+/// # Panics
+///
+/// When `part` is zero.
+pub(crate) fn par_build_with<R: Send>(
+    len: usize,
+    part: usize,
+    fill: impl Fn(usize, &mut [f32]) -> R + Sync,
+) -> (Vec<f32>, Vec<R>) {
     assert!(part > 0, "par_build: parts of zero values");
     let mut values = Vec::with_capacity(len);
-    values.spare_capacity_mut()[..len]
+    let results = values.spare_capacity_mut()[..len]
         .par_chunks_mut(part)
         .enumerate()
-        .for_each(|(index, part)| fill(index, zeroed(part)));
+        .map(|(index, part)| fill(index, zeroed(part)))
+        .collect();
     // SAFETY: every part of the first `len` values was zeroed above (a panic in `fill` ends the
     // call before this line).
     unsafe { values.set_len(len) };
-    values
+    (values, results)
 }
 
 /// `slots` set to 0.0, as initialised values.
