@@ -25,8 +25,10 @@
 //! first version slower than im2col. Measured on the classic CNN, `zoo bench cnn-mnist
 //! --backends flex --batches 150 --warmup 10`, six rounds alternating with im2col (6ab1258) on
 //! a 2-core Zen 4, training samples/s, medians: 988 → 1,219 at 1 thread, 1,837 → 2,129 at 2
-//! threads. The results differ from im2col's in the last bits: the transforms round
-//! differently.
+//! threads. Each transform then became one pass per row of tiles over the plane's rows that
+//! row reads, without intermediate planes (the same bits): four rounds against the version
+//! before, medians 1,241 → 1,271 at 1 thread, 1,882 → 1,915 at 2. The results differ from
+//! im2col's in the last bits: the transforms round differently.
 
 use crate::matrix::{product, View};
 use crate::simd;
@@ -278,8 +280,6 @@ impl Winograd {
         let part = (tile_rows + 1) * stride;
         // Padding stays zero: each channel writes the same positions.
         let mut parts = vec![0.0; 4 * part];
-        // Bᵀ along y, [4, 2, len]: row a of each tile, even and odd columns.
-        let mut down = vec![0.0; 8 * len];
         simd::widest(
             #[inline(always)]
             || {
@@ -291,29 +291,32 @@ impl Winograd {
                         let (even, odd) = (&mut even[at..][..stride], &mut rest[at..][..stride]);
                         spread(line, left, even, odd);
                     }
-                    for cp in 0..2 {
-                        let row0 = &parts[cp * part..][..part]; // rows 2r
-                        let row1 = &parts[(2 + cp) * part..][..part]; // rows 2r + 1
-                        let (d0, d1, d2, d3) =
-                            (&row0[..len], &row1[..len], &row0[stride..], &row1[stride..]);
-                        let at = |a: usize| (a * 2 + cp) * len;
-                        map2(&mut down[at(0)..][..len], d0, d2, |d0, d2| d0 - d2);
-                        map2(&mut down[at(1)..][..len], d1, d2, |d1, d2| d1 + d2);
-                        map2(&mut down[at(2)..][..len], d2, d1, |d2, d1| d2 - d1);
-                        map2(&mut down[at(3)..][..len], d1, d3, |d1, d3| d1 - d3);
-                    }
+                    let at = |a: usize, b: usize| ((a * 4 + b) * self.channels + c) * tiles;
                     for a in 0..4 {
-                        let (even, odd) = down[a * 2 * len..][..2 * len].split_at(len);
-                        let (e0, o0, e1, o1) =
-                            (&even[..len - 1], &odd[..len - 1], &even[1..], &odd[1..]);
-                        let at = |b: usize| ((a * 4 + b) * self.channels + c) * tiles;
-                        map2(&mut v[at(0)..][..len - 1], e0, e1, |d0, d2| d0 - d2);
-                        map2(&mut v[at(1)..][..len - 1], o0, e1, |d1, d2| d1 + d2);
-                        map2(&mut v[at(2)..][..len - 1], e1, o0, |d2, d1| d2 - d1);
-                        map2(&mut v[at(3)..][..len - 1], o0, o1, |d1, d3| d1 - d3);
+                        // Row a of Bᵀ d picks two of the tile's rows d0..d3: rows 2r + rp of the
+                        // plane are part rp, shifted by `stride` for the next tile row.
+                        let ((x_rows, x_shift), (y_rows, y_shift)) = match a {
+                            0 => ((0, 0), (0, stride)), // d0 - d2
+                            1 => ((1, 0), (0, stride)), // d1 + d2
+                            2 => ((0, stride), (1, 0)), // d2 - d1
+                            _ => ((1, 0), (1, stride)), // d1 - d3
+                        };
+                        let rows = |rp: usize, shift: usize| {
+                            [0, 1].map(|cp| &parts[(rp * 2 + cp) * part + shift..][..len])
+                        };
+                        let (x, y) = (rows(x_rows, x_shift), rows(y_rows, y_shift));
+                        let (v0, rest) = v[at(a, 0)..].split_at_mut(at(a, 1) - at(a, 0));
+                        let (v1, rest) = rest.split_at_mut(at(a, 2) - at(a, 1));
+                        let (v2, rest) = rest.split_at_mut(at(a, 3) - at(a, 2));
+                        let outputs = [v0, v1, v2, &mut rest[..len]].map(|v| &mut v[..len - 1]);
+                        if a == 1 {
+                            tile_rows_across(x, y, |p, q| p + q, outputs);
+                        } else {
+                            tile_rows_across(x, y, |p, q| p - q, outputs);
+                        }
                         for b in 0..4 {
                             // The column past the last tile of each row, read across rows.
-                            v[at(b)..][..len]
+                            v[at(a, b)..][..len]
                                 .iter_mut()
                                 .skip(stride - 1)
                                 .step_by(stride)
@@ -330,27 +333,20 @@ impl Winograd {
     fn output_from_tiles(&self, m: &[f32], bias: &[f32], output: &mut [f32]) {
         let [oh, ow] = self.out_size;
         let (stride, tiles) = (self.stride(), self.tile_count());
-        let mut down = vec![0.0; 8 * tiles]; // Aᵀ along y, [2, 4, tiles]: output row k, column b
         let mut sides = vec![0.0; 4 * tiles]; // [2, 2, tiles]: output row k, even and odd column
         simd::widest(
             #[inline(always)]
             || {
                 for (co, plane) in output.chunks_exact_mut(oh * ow).enumerate() {
-                    let bias = bias[co];
                     let m = |xi: usize| &m[(xi * self.out + co) * tiles..][..tiles];
-                    for b in 0..4 {
-                        let (top, bottom) = down.split_at_mut(4 * tiles);
-                        let row = &mut top[b * tiles..][..tiles];
-                        map3(row, m(b), m(4 + b), m(8 + b), |x, y, z| x + y + z);
-                        let row = &mut bottom[b * tiles..][..tiles];
-                        map3(row, m(4 + b), m(8 + b), m(12 + b), |x, y, z| x - y - z);
-                    }
-                    for k in 0..2 {
-                        let p = |b: usize| &down[(k * 4 + b) * tiles..][..tiles];
-                        let (even, odd) = sides[k * 2 * tiles..][..2 * tiles].split_at_mut(tiles);
-                        map3(even, p(0), p(1), p(2), |x, y, z| x + y + z + bias);
-                        map3(odd, p(1), p(2), p(3), |x, y, z| x - y - z + bias);
-                    }
+                    let (top, bottom) = sides.split_at_mut(2 * tiles);
+                    // Row 0 of Aᵀ m is m0 + m1 + m2 (rows of the tile), row 1 m1 - m2 - m3.
+                    let sums: [&[f32]; 12] = std::array::from_fn(m);
+                    let (even, odd) = top.split_at_mut(tiles);
+                    tile_outputs(sums, |x, y, z| x + y + z, bias[co], even, odd);
+                    let sums: [&[f32]; 12] = std::array::from_fn(|xi| m(xi + 4));
+                    let (even, odd) = bottom.split_at_mut(tiles);
+                    tile_outputs(sums, |x, y, z| x - y - z, bias[co], even, odd);
                     for (y, row) in plane.chunks_exact_mut(ow).enumerate() {
                         let (ty, k) = (y / 2, y % 2);
                         let side =
@@ -370,7 +366,6 @@ impl Winograd {
         // The gradient by row and column parity, [2, 2, tiles]; zero past the edges and in
         // the column past the last tile of each row, which no channel writes.
         let mut parts = vec![0.0; 4 * tiles];
-        let mut down = vec![0.0; 2 * tiles]; // A along y for one row a: even and odd columns
         simd::widest(
             #[inline(always)]
             || {
@@ -381,25 +376,22 @@ impl Winograd {
                         let at = (y / 2) * stride;
                         spread(row, 0, &mut even[at..][..stride], &mut odd[at..][..stride]);
                     }
-                    let part = |rp: usize, cp: usize| &parts[(rp * 2 + cp) * tiles..][..tiles];
+                    let rows =
+                        |rp: usize| [0, 1].map(|cp| &parts[(rp * 2 + cp) * tiles..][..tiles]);
+                    let (y0, y1) = (rows(0), rows(1));
                     for a in 0..4 {
-                        let (even, odd) = down.split_at_mut(tiles);
-                        // A along y: [y0, y0 + y1, y0 - y1, -y1].
-                        for (cp, q) in [even, odd].into_iter().enumerate() {
-                            let (y0, y1) = (part(0, cp), part(1, cp));
-                            match a {
-                                0 => map2(q, y0, y0, |y0, _| y0),
-                                1 => map2(q, y0, y1, |y0, y1| y0 + y1),
-                                2 => map2(q, y0, y1, |y0, y1| y0 - y1),
-                                _ => map2(q, y1, y1, |y1, _| -y1),
-                            }
-                        }
-                        let (qe, qo) = down.split_at(tiles);
                         let at = |b: usize| ((a * 4 + b) * self.out + co) * tiles;
-                        map2(&mut dm[at(0)..][..tiles], qe, qe, |e, _| e);
-                        map2(&mut dm[at(1)..][..tiles], qe, qo, |e, o| e + o);
-                        map2(&mut dm[at(2)..][..tiles], qe, qo, |e, o| e - o);
-                        map2(&mut dm[at(3)..][..tiles], qo, qo, |o, _| -o);
+                        let (dm0, rest) = dm[at(0)..].split_at_mut(at(1) - at(0));
+                        let (dm1, rest) = rest.split_at_mut(at(2) - at(1));
+                        let (dm2, rest) = rest.split_at_mut(at(3) - at(2));
+                        let outputs = [dm0, dm1, dm2, rest].map(|dm| &mut dm[..tiles]);
+                        // A along y: [y0, y0 + y1, y0 - y1, -y1].
+                        match a {
+                            0 => tile_grads_across(y0, y0, |y0, _| y0, outputs),
+                            1 => tile_grads_across(y0, y1, |y0, y1| y0 + y1, outputs),
+                            2 => tile_grads_across(y0, y1, |y0, y1| y0 - y1, outputs),
+                            _ => tile_grads_across(y1, y1, |y1, _| -y1, outputs),
+                        }
                     }
                 }
             },
@@ -415,36 +407,26 @@ impl Winograd {
         // The padded plane's gradient by row and column parity, [2, 2, part] (see input_tiles).
         let part = (tile_rows + 1) * stride + 1;
         let mut parts = vec![0.0; 4 * part];
-        let mut down = vec![0.0; 16 * tiles]; // B along y, [4, 4, tiles]: row i, column b
-        let mut across = vec![0.0; 4 * tiles]; // B along x for one row i: columns j
+        let mut across = vec![0.0; 4 * tiles]; // B dv Bᵀ's row i of each tile: columns j
         simd::widest(
             #[inline(always)]
             || {
                 for (c, plane) in image_grad.chunks_exact_mut(h * w).enumerate() {
                     parts.fill(0.0);
-                    for b in 0..4 {
-                        let v =
-                            |a: usize| &dv[((a * 4 + b) * self.channels + c) * tiles..][..tiles];
-                        // B along y: [v0, v1 - v2 + v3, v1 + v2 - v0, -v3].
-                        let row = |i: usize| (i * 4 + b) * tiles;
-                        map2(&mut down[row(0)..][..tiles], v(0), v(0), |x, _| x);
-                        map3(&mut down[row(1)..][..tiles], v(1), v(2), v(3), |x, y, z| {
-                            x - y + z
-                        });
-                        map3(&mut down[row(2)..][..tiles], v(1), v(2), v(0), |x, y, z| {
-                            x + y - z
-                        });
-                        map2(&mut down[row(3)..][..tiles], v(3), v(3), |x, _| -x);
-                    }
+                    let dv: [&[f32]; 16] =
+                        std::array::from_fn(|xi| &dv[(xi * self.channels + c) * tiles..][..tiles]);
                     for i in 0..4 {
-                        let s = |b: usize| &down[(i * 4 + b) * tiles..][..tiles];
                         let (d0, rest) = across.split_at_mut(tiles);
                         let (d1, rest) = rest.split_at_mut(tiles);
                         let (d2, d3) = rest.split_at_mut(tiles);
-                        map2(d0, s(0), s(0), |x, _| x);
-                        map3(d1, s(1), s(2), s(3), |x, y, z| x - y + z);
-                        map3(d2, s(1), s(2), s(0), |x, y, z| x + y - z);
-                        map2(d3, s(3), s(3), |x, _| -x);
+                        let rows = [d0, d1, d2, d3];
+                        // B along y: [v0, v1 - v2 + v3, v1 + v2 - v0, -v3].
+                        match i {
+                            0 => tile_grad_row(dv, |v| v[0], rows),
+                            1 => tile_grad_row(dv, |v| v[1] - v[2] + v[3], rows),
+                            2 => tile_grad_row(dv, |v| v[1] + v[2] - v[0], rows),
+                            _ => tile_grad_row(dv, |v| -v[3], rows),
+                        }
                         for (j, d) in across.chunks_exact(tiles).enumerate() {
                             // Tile (ty, tx), element (i, j): padded row 2ty + i, column 2tx + j.
                             let at = (i % 2 * 2 + j % 2) * part + (i / 2) * stride + j / 2;
@@ -464,19 +446,100 @@ impl Winograd {
     }
 }
 
-/// `out[i] = f(a[i], b[i])` over the shortest of the three.
+/// One row `a` of the transformed tiles, `V[a * 4 + b]` for the four `b`, from the two tile
+/// rows it combines: `x` and `y`, each split into even and odd columns. Along y the row is
+/// `fy(x, y)` (`e` for even columns, `o` for odd); along x each tile reads its columns `k` and
+/// `k + 1` of those: `[e(k) - e(k + 1), o(k) + e(k + 1), e(k + 1) - o(k), o(k) - o(k + 1)]`.
+/// Each output holds one value fewer than `x` and `y`.
 #[inline(always)]
-fn map2(out: &mut [f32], a: &[f32], b: &[f32], f: impl Fn(f32, f32) -> f32) {
-    for ((out, &a), &b) in out.iter_mut().zip(a).zip(b) {
-        *out = f(a, b);
+fn tile_rows_across(
+    x: [&[f32]; 2],
+    y: [&[f32]; 2],
+    fy: impl Fn(f32, f32) -> f32,
+    [v0, v1, v2, v3]: [&mut [f32]; 4],
+) {
+    let n = v0.len();
+    let (xe, xo, ye, yo) = (
+        &x[0][..n + 1],
+        &x[1][..n + 1],
+        &y[0][..n + 1],
+        &y[1][..n + 1],
+    );
+    let (v1, v2, v3) = (&mut v1[..n], &mut v2[..n], &mut v3[..n]);
+    for k in 0..n {
+        let (e, o) = (fy(xe[k], ye[k]), fy(xo[k], yo[k]));
+        let (e1, o1) = (fy(xe[k + 1], ye[k + 1]), fy(xo[k + 1], yo[k + 1]));
+        v0[k] = e - e1;
+        v1[k] = o + e1;
+        v2[k] = e1 - o;
+        v3[k] = o - o1;
     }
 }
 
-/// `out[i] = f(a[i], b[i], c[i])` over the shortest of the four.
+/// One output row of each tile, its even and odd columns, plus `bias`, from 12 rows of `M`
+/// (positions 0..12 for the tile's first output row, 4..16 for its second): along y each
+/// column `b` is `fy(m[b], m[4 + b], m[8 + b])`, then along x even = `p0 + p1 + p2`, odd =
+/// `p1 - p2 - p3`.
 #[inline(always)]
-fn map3(out: &mut [f32], a: &[f32], b: &[f32], c: &[f32], f: impl Fn(f32, f32, f32) -> f32) {
-    for (((out, &a), &b), &c) in out.iter_mut().zip(a).zip(b).zip(c) {
-        *out = f(a, b, c);
+fn tile_outputs(
+    m: [&[f32]; 12],
+    fy: impl Fn(f32, f32, f32) -> f32,
+    bias: f32,
+    even: &mut [f32],
+    odd: &mut [f32],
+) {
+    let n = even.len();
+    let m = m.map(|row| &row[..n]);
+    let odd = &mut odd[..n];
+    for t in 0..n {
+        let p = |b: usize| fy(m[b][t], m[4 + b][t], m[8 + b][t]);
+        let (p0, p1, p2, p3) = (p(0), p(1), p(2), p(3));
+        even[t] = p0 + p1 + p2 + bias;
+        odd[t] = p1 - p2 - p3 + bias;
+    }
+}
+
+/// Row `a` of each tile's `A dy Aᵀ`, `dM[a * 4 + b]` for the four `b`, from the tile's two
+/// gradient rows `y0` and `y1`, each split into even and odd columns: along y `q = fa(y0, y1)`,
+/// along x `[q_even, q_even + q_odd, q_even - q_odd, -q_odd]`.
+#[inline(always)]
+fn tile_grads_across(
+    y0: [&[f32]; 2],
+    y1: [&[f32]; 2],
+    fa: impl Fn(f32, f32) -> f32,
+    [dm0, dm1, dm2, dm3]: [&mut [f32]; 4],
+) {
+    let n = dm0.len();
+    let (e0, o0, e1, o1) = (&y0[0][..n], &y0[1][..n], &y1[0][..n], &y1[1][..n]);
+    let (dm1, dm2, dm3) = (&mut dm1[..n], &mut dm2[..n], &mut dm3[..n]);
+    for t in 0..n {
+        let (even, odd) = (fa(e0[t], e1[t]), fa(o0[t], o1[t]));
+        dm0[t] = even;
+        dm1[t] = even + odd;
+        dm2[t] = even - odd;
+        dm3[t] = -odd;
+    }
+}
+
+/// Row `i` of each tile's `B dv Bᵀ`, its four columns `j`, from the 16 planes of `dV`: along y
+/// each column `b` is `by([dv[b], dv[4 + b], dv[8 + b], dv[12 + b]])`, then along x
+/// `[s0, s1 - s2 + s3, s1 + s2 - s0, -s3]`.
+#[inline(always)]
+fn tile_grad_row(
+    dv: [&[f32]; 16],
+    by: impl Fn([f32; 4]) -> f32,
+    [d0, d1, d2, d3]: [&mut [f32]; 4],
+) {
+    let n = d0.len();
+    let dv = dv.map(|plane| &plane[..n]);
+    let (d1, d2, d3) = (&mut d1[..n], &mut d2[..n], &mut d3[..n]);
+    for t in 0..n {
+        let s = |b: usize| by([dv[b][t], dv[4 + b][t], dv[8 + b][t], dv[12 + b][t]]);
+        let (s0, s1, s2, s3) = (s(0), s(1), s(2), s(3));
+        d0[t] = s0;
+        d1[t] = s1 - s2 + s3;
+        d2[t] = s1 + s2 - s0;
+        d3[t] = -s3;
     }
 }
 
