@@ -25,8 +25,8 @@
 //! first version slower than im2col. Measured on the classic CNN, `zoo bench cnn-mnist
 //! --backends flex --batches 150 --warmup 10`, six rounds alternating with im2col (6ab1258) on
 //! a 2-core Zen 4, training samples/s, medians: 988 → 1,219 at 1 thread, 1,837 → 2,129 at 2
-//! threads. Each transform then became one pass per row of tiles over the plane's rows that
-//! row reads, without intermediate planes (the same bits): four rounds against the version
+//! threads. Each transform then computed each row of the transformed tiles in one pass over
+//! the plane, without intermediate planes (the same bits): four rounds against the version
 //! before, medians 1,241 → 1,271 at 1 thread, 1,882 → 1,915 at 2. The results differ from
 //! im2col's in the last bits: the transforms round differently.
 
