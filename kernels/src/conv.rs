@@ -10,11 +10,11 @@
 //! im2col read; weight gradient: patches x output gradientᵀ into the task's transposed partial
 //! sum, the partials added in task order and transposed once). A 3x3 convolution with stride 1
 //! and at least eight channels each side (the classic net's second layer, every layer of
-//! `deep_bn`) takes Winograd's F(2x2, 3x3) instead (`winograd.rs`), with 2.25 times fewer
-//! multiplications, and computes both of its gradients in one pass over the images. The runs
-//! do not depend on the thread count, so neither do the results, to the last bit. An activation after the convolution ([`Pointwise`]) is applied to
-//! each image's output while it is in cache, and its backward pass runs before the three
-//! gradients. Every other backend, and
+//! `deep_bn` but the first) takes Winograd's F(2x2, 3x3) instead (`winograd.rs`), with 2.25
+//! times fewer multiplications, and computes both of its gradients in one pass over the images.
+//! The runs do not depend on the thread count, so neither do the results, to the last bit. An
+//! activation after the convolution ([`Pointwise`]) is applied to each image's output while it
+//! is in cache, and its backward pass runs before the three gradients. Every other backend, and
 //! any convolution this does not cover (groups, no bias, `Same` padding), goes through `Conv2d`
 //! unchanged. The parameters stay those of the `Conv2d`, so records do not change.
 //!
@@ -209,13 +209,10 @@ impl FlexConv for Flex {
         if len == 0 {
             return flex_tensor(Vec::new(), shape.output());
         }
-        // Per image: im2col into a buffer that stays in cache, the bias in every output plane,
-        // then one GEMM adds weight [out, in*kh*kw] x patches [in*kh*kw, oh*ow], and the
-        // activation runs over the image's output while it is still in cache.
         let part = IMAGES_PER_TASK * out * pixels;
         if let Some(winograd) = shape.winograd(&options) {
-            let u = winograd.kernels(weights); // [16, out, in]
-                                               // [batch, out, oh*ow]
+            // The kernels U [16, out, in]; the output [batch, out, oh*ow].
+            let u = winograd.kernels(weights);
             let output = par_build(len, part, |run, run_output| {
                 winograd.with_work(|work| {
                     for (i, image_output) in run_output.chunks_mut(out * pixels).enumerate() {
@@ -227,6 +224,9 @@ impl FlexConv for Flex {
             });
             return flex_tensor(output, shape.output());
         }
+        // Per image: im2col into a buffer that stays in cache, the bias in every output plane,
+        // then one GEMM adds weight [out, in*kh*kw] x patches [in*kh*kw, oh*ow], and the
+        // activation runs over the image's output while it is still in cache.
         let patches = &shape.patches;
         // [batch, out, oh*ow]
         let output = par_build(len, part, |run, run_output| {
@@ -266,8 +266,8 @@ impl FlexConv for Flex {
         }
         let part = IMAGES_PER_TASK * image_len;
         if let Some(winograd) = shape.winograd(&options) {
-            let u = winograd.kernels(weights); // [16, out, in]
-                                               // [batch, in, h, w]
+            // The kernels U [16, out, in]; the input gradient [batch, in, h, w].
+            let u = winograd.kernels(weights);
             let grad_x = par_build(len, part, |run, run_grad| {
                 winograd.with_work(|work| {
                     for (i, image_grad) in run_grad.chunks_mut(image_len).enumerate() {

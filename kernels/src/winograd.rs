@@ -1,7 +1,7 @@
 //! 3x3 convolutions with stride 1 as Winograd's minimal filtering F(2x2, 3x3) (Lavin and Gray,
 //! "Fast Algorithms for Convolutional Neural Networks", 2016): the forward pass and both
 //! gradients of [`conv2d`](crate::conv2d) on flex for such layers (the classic CNN's second
-//! layer, every layer of `deep_bn`).
+//! layer, every layer of `deep_bn` but the first).
 //!
 //! Each 2x2 block of outputs (a tile) reads a 4x4 block `d` of the padded input. With
 //! `V = Bᵀ d B` and, for each 3x3 kernel `g`, `U = G g Gᵀ`, the tile's outputs are
