@@ -68,10 +68,14 @@ pub(crate) struct Work<'a> {
 thread_local! {
     /// Each thread's [`Work`], kept from one call to the next: the classic second layer's is
     /// 0.9 MB, allocated and zeroed per run of four images it was 7.5% of the CNN's training
-    /// time on one thread (`perf`, memset). It keeps the largest size asked for, at most a few
-    /// megabytes per rayon thread for the zoo's networks.
+    /// time on one thread (`perf`, memset). It keeps the largest size asked for up to
+    /// [`KEPT_VALUES`].
     static WORK: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
 }
+
+/// The largest [`Work`] a thread keeps, in values (16 MiB): a layer that needs more, on large
+/// images, allocates its own per run of images, so no thread holds that memory after it.
+const KEPT_VALUES: usize = 4 << 20;
 
 impl Winograd {
     /// The tiling of a convolution of `channels` input channels into `out`, on `size` images,
@@ -122,7 +126,10 @@ impl Winograd {
             // A job never runs another inside it, but if one did, it would get its own buffer.
             let mut own = Vec::new();
             let mut kept = kept.try_borrow_mut();
-            let buffer = kept.as_deref_mut().unwrap_or(&mut own);
+            let buffer = match kept.as_deref_mut() {
+                Ok(kept) if len <= KEPT_VALUES => kept,
+                _ => &mut own,
+            };
             if buffer.len() < len {
                 buffer.resize(len, 0.0);
             }
