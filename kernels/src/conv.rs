@@ -171,6 +171,16 @@ fn grads_one_after_the_other<B: FlexConv>(
     (grad_x, grad_weight)
 }
 
+/// The element-wise sum of the tasks' partial gradients of `len` values, added in task order,
+/// so the result does not depend on which thread ran which task.
+fn sum_in_order(partials: Vec<Vec<f32>>, len: usize) -> Vec<f32> {
+    let mut total = vec![0.0f32; len];
+    for partial in partials {
+        total.iter_mut().zip(partial).for_each(|(t, p)| *t += p);
+    }
+    total
+}
+
 /// Whether the flex kernels cover a convolution of these tensors: one group, all in f32.
 fn covered(options: &ConvOptions<2>, tensors: [&FlexTensor; 3]) -> bool {
     options.groups == 1 && tensors.iter().all(|t| t.dtype() == DType::F32)
@@ -331,10 +341,7 @@ impl FlexConv for Flex {
                     du
                 })
                 .collect();
-            let mut total = vec![0.0f32; winograd.kernels_len()]; // [16, out, in]
-            for partial in partials {
-                total.iter_mut().zip(partial).for_each(|(t, p)| *t += p);
-            }
+            let total = sum_in_order(partials, winograd.kernels_len()); // [16, out, in]
             return flex_tensor(winograd.weight_grad(&total), weight.shape());
         }
         // Each task takes a run of IMAGES_PER_TASK images: im2col of one image into a buffer
@@ -367,11 +374,8 @@ impl FlexConv for Flex {
                 grad_weight_t
             })
             .collect();
-        let mut total_t = vec![0.0f32; rows * out]; // [in*kh*kw, out]
-        for partial in partials {
-            total_t.iter_mut().zip(partial).for_each(|(t, p)| *t += p);
-        }
-        // [out, in*kh*kw]
+        let total_t = sum_in_order(partials, rows * out); // [in*kh*kw, out]
+                                                          // [out, in*kh*kw]
         let total: Vec<f32> = (0..out * rows)
             .map(|i| total_t[(i % rows) * out + i / rows])
             .collect();
@@ -427,10 +431,7 @@ impl FlexConv for Flex {
                 du
             },
         );
-        let mut total = vec![0.0f32; u.len()]; // [16, out, in]
-        for partial in partials {
-            total.iter_mut().zip(partial).for_each(|(t, p)| *t += p);
-        }
+        let total = sum_in_order(partials, u.len()); // [16, out, in]
         let grad_weight = flex_tensor(winograd.weight_grad(&total), weight.shape());
         (flex_tensor(grad_x, x.shape()), grad_weight)
     }
